@@ -1,0 +1,223 @@
+//! The model sidecar: everything the tracker needs to know about an encoder, read from `models/<name>.json` beside
+//! `models/<name>.onnx`. Nothing model-specific is hard-coded elsewhere.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The model `siamtrack` uses when none is named, relative to the install or source tree.
+pub const DEFAULT_MODEL: &str = "models/effnet_lite0_s8.json";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The ONNX file, relative to the sidecar.
+    pub onnx: String,
+    pub input_name: String,
+    pub output_name: String,
+    pub channel_order: ChannelOrder,
+    /// Normalisation applied to pixel/255, per channel in `channel_order`.
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    pub template_size: u32,
+    pub search_size: u32,
+    pub total_stride: u32,
+    pub channels: usize,
+    pub template_feature_size: usize,
+    pub search_feature_size: usize,
+    pub tracker: TrackerParams,
+    /// Where the sidecar was read from; the ONNX path resolves against it.
+    #[serde(skip)]
+    pub sidecar_path: PathBuf,
+}
+
+/// SiamFC hyper-parameters, tuned per model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackerParams {
+    /// Context margin around the target, as a share of (w + h).
+    pub context: f64,
+    /// Number of search scales (odd), batched into one encoder run.
+    pub scale_num: usize,
+    pub scale_step: f64,
+    /// Multiplies the confidence of the non-central scales.
+    pub scale_penalty: f64,
+    /// Damping of the scale change per frame.
+    pub scale_lr: f64,
+    /// Weight of the Hann window (cosine window) penalising large displacements.
+    pub window_influence: f64,
+    /// Upsampling factor of the response map.
+    pub response_up: usize,
+    /// When > 0, correlate only the central k x k cells of the template features.
+    #[serde(default)]
+    pub template_crop: usize,
+    /// confidence = sigmoid(response_scale * xcorr + response_bias).
+    pub response_scale: f64,
+    pub response_bias: f64,
+    /// The box never shrinks below / grows beyond these multiples of its initial size.
+    #[serde(default = "default_min_size_ratio")]
+    pub min_size_ratio: f64,
+    #[serde(default = "default_max_size_ratio")]
+    pub max_size_ratio: f64,
+    /// Smallest width or height in pixels.
+    #[serde(default = "default_min_size_px")]
+    pub min_size_px: f64,
+}
+
+fn default_min_size_ratio() -> f64 {
+    0.2
+}
+fn default_max_size_ratio() -> f64 {
+    5.0
+}
+fn default_min_size_px() -> f64 {
+    4.0
+}
+
+impl ModelConfig {
+    /// Reads a sidecar. `path` may name the `.json` or the `.onnx` beside it.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let sidecar = if path.extension().is_some_and(|e| e == "onnx") {
+            path.with_extension("json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&sidecar)
+            .with_context(|| format!("cannot read model sidecar {}", sidecar.display()))?;
+        let mut config = Self::from_json(&text)
+            .with_context(|| format!("invalid model sidecar {}", sidecar.display()))?;
+        config.sidecar_path = sidecar;
+        Ok(config)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self> {
+        let config: ModelConfig = serde_json::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn onnx_path(&self) -> PathBuf {
+        self.sidecar_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.onnx)
+    }
+
+    /// Side of the correlated template feature window.
+    pub fn template_window(&self) -> usize {
+        match self.tracker.template_crop {
+            0 => self.template_feature_size,
+            k => k,
+        }
+    }
+
+    /// Side of the response map (before upsampling).
+    pub fn response_size(&self) -> usize {
+        self.search_feature_size + 1 - self.template_window()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let t = &self.tracker;
+        if self.template_size == 0 || self.search_size <= self.template_size {
+            bail!(
+                "search_size ({}) must exceed template_size ({})",
+                self.search_size,
+                self.template_size
+            );
+        }
+        if self.total_stride == 0 || self.channels == 0 {
+            bail!("total_stride and channels must be positive");
+        }
+        if self.std.iter().any(|s| *s <= 0.0 || !s.is_finite()) {
+            bail!("std values must be positive, got {:?}", self.std);
+        }
+        if self.template_window() == 0
+            || self.template_window() > self.template_feature_size
+            || self.template_window() > self.search_feature_size
+        {
+            bail!(
+                "template window {} must fit the template ({}) and search ({}) features",
+                self.template_window(),
+                self.template_feature_size,
+                self.search_feature_size
+            );
+        }
+        if t.scale_num.is_multiple_of(2) {
+            bail!("tracker.scale_num must be odd, got {}", t.scale_num);
+        }
+        if t.response_up == 0 || t.scale_step < 1.0 || !(0.0..=1.0).contains(&t.scale_lr) {
+            bail!("tracker: response_up must be > 0, scale_step >= 1 and scale_lr in 0..1");
+        }
+        if !(0.0..=1.0).contains(&t.window_influence) || t.context < 0.0 {
+            bail!("tracker: window_influence must be in 0..1 and context >= 0");
+        }
+        if !(t.min_size_ratio > 0.0 && t.min_size_ratio <= 1.0 && t.max_size_ratio >= 1.0) {
+            bail!("tracker: min_size_ratio must be in (0, 1] and max_size_ratio >= 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const SIDECAR: &str = r#"{
+        "name": "test", "onnx": "test.onnx", "input_name": "input", "output_name": "features",
+        "channel_order": "rgb", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+        "template_size": 127, "search_size": 255, "total_stride": 8, "channels": 40,
+        "template_feature_size": 16, "search_feature_size": 32,
+        "tracker": {"context": 0.5, "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745,
+                    "scale_lr": 0.59, "window_influence": 0.176, "response_up": 16,
+                    "response_scale": 0.001, "response_bias": 0.0}
+    }"#;
+
+    #[test]
+    fn parses_sidecar_with_defaults() {
+        let c = ModelConfig::from_json(SIDECAR).unwrap();
+        assert_eq!(c.channel_order, ChannelOrder::Rgb);
+        assert_eq!(c.tracker.template_crop, 0);
+        assert_eq!(c.tracker.min_size_ratio, 0.2);
+        assert_eq!(c.tracker.max_size_ratio, 5.0);
+        assert_eq!(c.response_size(), 17);
+    }
+
+    #[test]
+    fn template_crop_shrinks_window_and_grows_response() {
+        let c = ModelConfig::from_json(&SIDECAR.replace(
+            "\"response_up\": 16",
+            "\"response_up\": 16, \"template_crop\": 8",
+        ))
+        .unwrap();
+        assert_eq!(c.template_window(), 8);
+        assert_eq!(c.response_size(), 25);
+    }
+
+    #[test]
+    fn rejects_missing_and_wrong_fields() {
+        let missing = ModelConfig::from_json(&SIDECAR.replace("\"channels\": 40,", ""));
+        assert!(format!("{:#}", missing.unwrap_err()).contains("missing field `channels`"));
+        let even = ModelConfig::from_json(&SIDECAR.replace("\"scale_num\": 3", "\"scale_num\": 2"));
+        assert!(format!("{:#}", even.unwrap_err()).contains("scale_num must be odd"));
+        let order = ModelConfig::from_json(&SIDECAR.replace("\"rgb\"", "\"rbg\""));
+        assert!(format!("{:#}", order.unwrap_err()).contains("unknown variant `rbg`"));
+    }
+
+    #[test]
+    fn onnx_path_is_relative_to_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        std::fs::write(&path, SIDECAR).unwrap();
+        let c = ModelConfig::load(dir.path().join("m.onnx")).unwrap();
+        assert_eq!(c.onnx_path(), dir.path().join("test.onnx"));
+    }
+}

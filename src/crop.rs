@@ -1,0 +1,153 @@
+//! Square crops around the target, padded with the frame's mean colour, and their conversion to encoder input.
+
+use crate::config::{ChannelOrder, ModelConfig};
+use anyhow::{ensure, Result};
+use ndarray::{s, Array4};
+use opencv::core::{self, Mat, Scalar, Size, BORDER_CONSTANT};
+use opencv::imgproc;
+use opencv::prelude::*;
+
+/// The frame's mean colour, used to pad crops that reach outside it (SiamFC's convention).
+pub fn mean_colour(frame: &Mat) -> Result<Scalar> {
+    Ok(core::mean(frame, &core::no_array())?)
+}
+
+/// Crops the square of side `side` (pixels) centred on `center` (box coordinates, where pixel i spans [i, i+1))
+/// and resizes it to `out` x `out`. Parts outside the frame are filled with `pad`.
+pub fn crop_square(
+    frame: &Mat,
+    center: (f64, f64),
+    side: f64,
+    out: i32,
+    pad: Scalar,
+) -> Result<Mat> {
+    ensure!(
+        side.is_finite() && side > 0.0,
+        "crop side must be positive, got {side}"
+    );
+    let scale = out as f64 / side;
+    // Map the crop centre (pixel-centre coordinates: box coordinate - 0.5) onto the centre of the output.
+    let half = (out as f64 - 1.0) / 2.0;
+    let affine = Mat::from_slice_2d(&[
+        [scale, 0.0, half - scale * (center.0 - 0.5)],
+        [0.0, scale, half - scale * (center.1 - 0.5)],
+    ])?;
+    let mut crop = Mat::default();
+    imgproc::warp_affine(
+        frame,
+        &mut crop,
+        &affine,
+        Size::new(out, out),
+        imgproc::INTER_LINEAR,
+        BORDER_CONSTANT,
+        pad,
+    )?;
+    Ok(crop)
+}
+
+/// Packs BGR u8 crops into one normalised NCHW float batch as the model's sidecar describes.
+pub fn to_tensor(crops: &[Mat], model: &ModelConfig) -> Result<Array4<f32>> {
+    let side = crops.first().map_or(0, |c| c.cols()) as usize;
+    let mut batch = Array4::<f32>::zeros((crops.len(), 3, side, side));
+    // Source BGR channel feeding each model channel.
+    let source = match model.channel_order {
+        ChannelOrder::Rgb => [2, 1, 0],
+        ChannelOrder::Bgr => [0, 1, 2],
+    };
+    let gain: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * model.std[c]));
+    let offset: [f32; 3] = std::array::from_fn(|c| model.mean[c] / model.std[c]);
+    for (n, crop) in crops.iter().enumerate() {
+        ensure!(
+            crop.rows() as usize == side && crop.cols() as usize == side && crop.channels() == 3,
+            "crops must be {side}x{side} BGR images"
+        );
+        let crop = if crop.is_continuous() {
+            crop.clone()
+        } else {
+            crop.try_clone()?
+        };
+        let pixels = crop.data_bytes()?;
+        let mut planes = batch.slice_mut(s![n, .., .., ..]);
+        for (c, &src) in source.iter().enumerate() {
+            let mut plane = planes.slice_mut(s![c, .., ..]);
+            for (dst, px) in plane.iter_mut().zip(pixels.chunks_exact(3)) {
+                *dst = px[src] as f32 * gain[c] - offset[c];
+            }
+        }
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opencv::core::{Vec3b, CV_8UC3};
+
+    /// A frame whose pixel (x, y) holds (x, y, 7) in BGR, so crops reveal where they came from.
+    fn coordinate_frame(width: i32, height: i32) -> Mat {
+        let mut frame =
+            Mat::new_rows_cols_with_default(height, width, CV_8UC3, Scalar::all(0.0)).unwrap();
+        for y in 0..height {
+            for x in 0..width {
+                *frame.at_2d_mut::<Vec3b>(y, x).unwrap() = Vec3b::from([x as u8, y as u8, 7]);
+            }
+        }
+        frame
+    }
+
+    #[test]
+    fn unscaled_crop_copies_the_pixels_around_the_centre() {
+        let frame = coordinate_frame(100, 80);
+        // Centre (50.5, 40.5) is the middle of pixel (50, 40); an 11-px crop spans pixels 45..=55, 35..=45.
+        let crop = crop_square(&frame, (50.5, 40.5), 11.0, 11, Scalar::all(0.0)).unwrap();
+        assert_eq!(
+            *crop.at_2d::<Vec3b>(0, 0).unwrap(),
+            Vec3b::from([45, 35, 7])
+        );
+        assert_eq!(
+            *crop.at_2d::<Vec3b>(5, 5).unwrap(),
+            Vec3b::from([50, 40, 7])
+        );
+        assert_eq!(
+            *crop.at_2d::<Vec3b>(10, 10).unwrap(),
+            Vec3b::from([55, 45, 7])
+        );
+    }
+
+    #[test]
+    fn scaled_crop_halves_coordinates() {
+        let frame = coordinate_frame(100, 80);
+        // A 20-px square starting at pixel 30 resized to 10: output pixel j samples source 30.5 + 2j.
+        let crop = crop_square(&frame, (40.0, 40.0), 20.0, 10, Scalar::all(0.0)).unwrap();
+        let first = *crop.at_2d::<Vec3b>(0, 0).unwrap();
+        assert!((first[0] as i32 - 31).abs() <= 1, "got {first:?}");
+        let last = *crop.at_2d::<Vec3b>(9, 9).unwrap();
+        assert!((last[0] as i32 - 49).abs() <= 1, "got {last:?}");
+    }
+
+    #[test]
+    fn outside_the_frame_is_padded_with_the_given_colour() {
+        let frame = coordinate_frame(20, 20);
+        let pad = Scalar::new(1.0, 2.0, 3.0, 0.0);
+        let crop = crop_square(&frame, (0.0, 0.0), 10.0, 10, pad).unwrap();
+        // Top-left quarter lies outside the frame, bottom-right inside.
+        assert_eq!(*crop.at_2d::<Vec3b>(0, 0).unwrap(), Vec3b::from([1, 2, 3]));
+        assert_eq!(*crop.at_2d::<Vec3b>(9, 9).unwrap(), Vec3b::from([4, 4, 7]));
+        let far = crop_square(&frame, (500.0, 500.0), 10.0, 10, pad).unwrap();
+        assert_eq!(*far.at_2d::<Vec3b>(5, 5).unwrap(), Vec3b::from([1, 2, 3]));
+    }
+
+    #[test]
+    fn tensor_is_normalised_rgb_nchw() {
+        let model = ModelConfig::from_json(crate::config::tests::SIDECAR).unwrap();
+        let crop =
+            Mat::new_rows_cols_with_default(4, 4, CV_8UC3, Scalar::new(255.0, 0.0, 51.0, 0.0))
+                .unwrap();
+        let t = to_tensor(&[crop.clone(), crop], &model).unwrap();
+        assert_eq!(t.shape(), &[2, 3, 4, 4]);
+        // BGR (255, 0, 51) -> RGB (0.2, 0, 1) -> (v - 0.5) / 0.5.
+        assert!((t[[1, 0, 3, 3]] - (-0.6)).abs() < 1e-6);
+        assert!((t[[1, 1, 0, 0]] - (-1.0)).abs() < 1e-6);
+        assert!((t[[0, 2, 2, 1]] - 1.0).abs() < 1e-6);
+    }
+}

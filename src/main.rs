@@ -1,0 +1,304 @@
+//! The `siamtrack` command line: a thin layer over the library.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use siamtrack::bbox::{parse_annotation, BBox};
+use siamtrack::config::{ModelConfig, DEFAULT_MODEL};
+use siamtrack::model::{Device, EncoderOptions};
+use siamtrack::paths::find_shipped;
+use siamtrack::pipeline::{self, Ending, InitBox, TrackJob};
+use siamtrack::sources::SourceSpec;
+use siamtrack::synth::{write_clip, Clip, ClipSpec};
+use siamtrack::tracklog::LogFormat;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Exit status when a signal (Ctrl-C, SIGTERM) ended the run; the outputs are complete up to that frame.
+const EXIT_INTERRUPTED: u8 = 130;
+const SAMPLE_VIDEO: &str = "samples/orbit.mp4";
+const SAMPLE_TRUTH: &str = "samples/orbit.txt";
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[derive(Parser)]
+#[command(
+    name = "siamtrack",
+    version,
+    about = "Real-time single-object tracker (Siamese encoder + cross-correlation)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Track one object in a video, an image folder, a camera or a stream.
+    /// With no input, tracks the shipped sample headless and writes out/orbit.csv and out/orbit.mp4.
+    Track(TrackArgs),
+    /// Generate a test clip (a textured target moving over a textured background) with exact ground truth.
+    Synth(SynthArgs),
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Model sidecar (.json) or ONNX file with its sidecar beside it [default: the shipped model]
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where the encoder runs
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+    /// ONNX Runtime threads (0: all cores)
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<(ModelConfig, EncoderOptions)> {
+        let path = match &self.model {
+            Some(path) => path.clone(),
+            None => find_shipped(DEFAULT_MODEL).ok_or_else(|| {
+                anyhow!("the shipped model {DEFAULT_MODEL} is missing: pass --model")
+            })?,
+        };
+        let options = EncoderOptions {
+            device: self.device,
+            threads: self.threads,
+        };
+        Ok((ModelConfig::load(path)?, options))
+    }
+}
+
+#[derive(Args)]
+struct TrackArgs {
+    /// Video file, image folder, camera index, /dev/video*, GStreamer pipeline (with `!`, ending in appsink) or URL
+    input: Option<String>,
+    /// Camera to track from (index or /dev/video path), instead of INPUT
+    #[arg(long, conflicts_with = "input")]
+    camera: Option<String>,
+    /// Initial box `x,y,w,h` in 0-based pixels (top-left corner, width, height)
+    #[arg(long, value_parser = BBox::parse, conflicts_with_all = ["init_gt", "select"])]
+    bbox: Option<BBox>,
+    /// Initial box from the first valid line of an OTB-style ground-truth file (1-based x,y,w,h)
+    #[arg(long, conflicts_with = "select")]
+    init_gt: Option<PathBuf>,
+    /// Drag the initial box with the mouse on the first frame
+    #[arg(long)]
+    select: bool,
+    /// Track log; the format follows the extension (.csv, .jsonl, .txt = OTB) unless --format is given
+    #[arg(long)]
+    log: Option<PathBuf>,
+    #[arg(long, value_enum, requires = "log")]
+    format: Option<LogFormat>,
+    /// Annotated video (e.g. out.mp4)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Show a window (the default when a display exists). Keys: space pause, r re-select, q/Esc quit
+    #[arg(long, conflicts_with = "no_display")]
+    display: bool,
+    #[arg(long)]
+    no_display: bool,
+    /// Drop stale frames as for a camera, even for a file
+    #[arg(long)]
+    live: bool,
+    /// Stop after this many frames
+    #[arg(long)]
+    max_frames: Option<u64>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// A video file (e.g. clip.mp4) or, without extension, an OTB-layout folder (img/0001.jpg...)
+    out: PathBuf,
+    /// Ground truth (OTB, 1-based) [default: beside a video as .txt, inside a folder as groundtruth_rect.txt]
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    #[arg(long, default_value_t = 240)]
+    frames: usize,
+    #[arg(long, default_value_t = 480)]
+    width: i32,
+    #[arg(long, default_value_t = 270)]
+    height: i32,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Frames `START..END` during which the target is out of view; it comes back elsewhere
+    #[arg(long, value_parser = parse_range)]
+    absent: Option<std::ops::Range<usize>>,
+}
+
+fn parse_range(text: &str) -> Result<std::ops::Range<usize>, String> {
+    let (a, b) = text.split_once("..").ok_or("expected START..END")?;
+    let (a, b) = (
+        a.parse().map_err(|_| "bad START")?,
+        b.parse().map_err(|_| "bad END")?,
+    );
+    if a >= b {
+        return Err("START must be below END".into());
+    }
+    Ok(a..b)
+}
+
+/// The first valid box of an OTB-style ground-truth file, converted to 0-based pixels.
+fn first_truth_box(path: &Path) -> Result<BBox> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read ground truth {}", path.display()))?;
+    for (number, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let parsed = parse_annotation(line).with_context(|| {
+            format!(
+                "{}:{}: malformed ground-truth line",
+                path.display(),
+                number + 1
+            )
+        })?;
+        if let Some(b) = parsed {
+            if number > 0 {
+                eprintln!("warning: the target first appears on line {} of {}; tracking starts on the first frame with that box", number + 1, path.display());
+            }
+            if b.w <= 0.0 || b.h <= 0.0 {
+                bail!("{}:{}: box has no area", path.display(), number + 1);
+            }
+            return Ok(BBox::new(b.x - 1.0, b.y - 1.0, b.w, b.h));
+        }
+    }
+    bail!("ground truth {} holds no box", path.display())
+}
+
+fn display_available() -> bool {
+    std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+}
+
+fn track(args: TrackArgs) -> Result<ExitCode> {
+    let (model, encoder) = args.model.load()?;
+    let sample = args.input.is_none() && args.camera.is_none();
+    let (source, init_gt) = if sample {
+        let video = find_shipped(SAMPLE_VIDEO)
+            .ok_or_else(|| anyhow!("the sample {SAMPLE_VIDEO} is missing"))?;
+        let truth = find_shipped(SAMPLE_TRUTH)
+            .ok_or_else(|| anyhow!("the sample {SAMPLE_TRUTH} is missing"))?;
+        (SourceSpec::Video(video), args.init_gt.or(Some(truth)))
+    } else {
+        let input = args.camera.or(args.input).expect("one is given");
+        (SourceSpec::parse(&input)?, args.init_gt)
+    };
+    let init = match (args.bbox, init_gt, args.select) {
+        (Some(b), _, _) => InitBox::Box(b),
+        (None, Some(gt), _) => InitBox::Box(first_truth_box(&gt)?),
+        (None, None, true) => InitBox::Select,
+        (None, None, false) => {
+            bail!("give the initial box with --bbox x,y,w,h, --init-gt FILE or --select")
+        }
+    };
+    let (log, video) = if sample && args.log.is_none() && args.out.is_none() {
+        (
+            Some(PathBuf::from("out/orbit.csv")),
+            Some(PathBuf::from("out/orbit.mp4")),
+        )
+    } else {
+        (args.log, args.out)
+    };
+    let log = match log {
+        Some(path) => {
+            let format = match args.format {
+                Some(f) => f,
+                None => LogFormat::from_path(&path)?,
+            };
+            Some((path, format))
+        }
+        None => None,
+    };
+    let display = !args.no_display && !sample && (args.display || display_available());
+    let job = TrackJob {
+        source,
+        force_live: args.live,
+        init,
+        model,
+        encoder,
+        log,
+        video,
+        display,
+        progress: true,
+        max_frames: args.max_frames,
+    };
+    let summary = pipeline::run(&job, &STOP)?;
+    println!(
+        "tracked {} frames of {} in {:.2} s: {:.1} fps end to end, tracker {:.1} ms/frame, {} frames dropped",
+        summary.frames,
+        job.source.name(),
+        summary.seconds,
+        summary.fps(),
+        summary.tracker_ms,
+        summary.dropped
+    );
+    if let Some((path, format)) = &job.log {
+        println!("log: {} ({format:?})", path.display());
+    }
+    if let Some(path) = &job.video {
+        println!("video: {}", path.display());
+    }
+    if let Some(error) = summary.error {
+        eprintln!("error: {error:#}");
+        eprintln!(
+            "the outputs hold the {} frames tracked before the error",
+            summary.frames
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(match summary.ending {
+        Ending::Stopped => {
+            eprintln!(
+                "interrupted: the outputs hold the {} frames tracked so far",
+                summary.frames
+            );
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Ending::UserQuit | Ending::EndOfInput => ExitCode::SUCCESS,
+    })
+}
+
+fn synth(args: SynthArgs) -> Result<ExitCode> {
+    let clip = Clip::new(ClipSpec {
+        width: args.width,
+        height: args.height,
+        frames: args.frames,
+        seed: args.seed,
+        absent: args.absent,
+    })?;
+    let truth = args.truth.unwrap_or_else(|| {
+        if args.out.extension().is_some() {
+            args.out.with_extension("txt")
+        } else {
+            args.out.join("groundtruth_rect.txt")
+        }
+    });
+    write_clip(&clip, &args.out, &truth)?;
+    println!("wrote {} and {}", args.out.display(), truth.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // First signal: stop reading, finish the outputs. Second: leave at once.
+    let handler = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: cannot install the Ctrl-C handler: {e}");
+    }
+    let result = match cli.command {
+        Command::Track(args) => track(args),
+        Command::Synth(args) => synth(args),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,357 @@
+//! The tracking pipeline: reader -> tracker -> sinks, one thread each, joined by bounded channels.
+//!
+//! A file or folder loses no frame: the reader blocks when the tracker is behind (backpressure). A live source never
+//! lags: the reader replaces a frame the tracker has not taken yet with the newer one, and counts the drop.
+
+use crate::bbox::BBox;
+use crate::config::ModelConfig;
+use crate::model::EncoderOptions;
+use crate::sinks::{annotate, AnnotatedVideo, UserAction, Window};
+use crate::sources::{Frame, Source, SourceSpec};
+use crate::tracker::{Track, Tracker};
+use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
+use anyhow::{anyhow, Context, Result};
+use crossbeam_channel::{bounded, unbounded, TrySendError};
+use opencv::core::Mat;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How the target is first given.
+#[derive(Clone, Debug)]
+pub enum InitBox {
+    Box(BBox),
+    /// Drawn with the mouse on the first frame.
+    Select,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrackJob {
+    pub source: SourceSpec,
+    /// Treat the source as live even if it is a file (drop stale frames).
+    pub force_live: bool,
+    pub init: InitBox,
+    pub model: ModelConfig,
+    pub encoder: EncoderOptions,
+    pub log: Option<(PathBuf, LogFormat)>,
+    pub video: Option<PathBuf>,
+    pub display: bool,
+    pub progress: bool,
+    pub max_frames: Option<u64>,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    EndOfInput,
+    /// `q`, Esc or the window closed.
+    UserQuit,
+    /// The stop flag was raised (Ctrl-C, SIGTERM).
+    Stopped,
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    pub frames: u64,
+    pub dropped: u64,
+    pub seconds: f64,
+    /// Mean time of `Tracker::update`, milliseconds.
+    pub tracker_ms: f64,
+    pub ending: Ending,
+    /// An error that ended the run early; everything before it was written.
+    pub error: Option<anyhow::Error>,
+}
+
+impl Summary {
+    pub fn fps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.frames as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Tracked {
+    frame: Frame,
+    track: Track,
+    update_ms: f64,
+}
+
+/// The consumers of tracked frames, on the calling thread (windows belong to it).
+struct Sinks {
+    log: Option<TrackLogWriter>,
+    video: Option<AnnotatedVideo>,
+    window: Option<Window>,
+    progress: Option<indicatif::ProgressBar>,
+    frames: u64,
+    update_ms_total: f64,
+    started: Instant,
+}
+
+impl Sinks {
+    fn consume(&mut self, tracked: &Tracked) -> Result<UserAction> {
+        let Tracked {
+            frame,
+            track,
+            update_ms,
+        } = tracked;
+        self.frames += 1;
+        self.update_ms_total += update_ms;
+        if let Some(log) = &mut self.log {
+            log.write(&LogRecord::new(
+                frame.index,
+                frame.timestamp_ms,
+                track.bbox,
+                track.score,
+            ))?;
+        }
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+        }
+        if self.video.is_none() && self.window.is_none() {
+            return Ok(UserAction::None);
+        }
+        let fps = self.frames as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let status = format!(
+            "frame {}  score {:.2}  {:.1} fps",
+            frame.index, track.score, fps
+        );
+        let canvas = annotate(&frame.image, &track.bbox, track.score, &status)?;
+        if let Some(video) = &mut self.video {
+            video.write(&canvas)?;
+        }
+        match &self.window {
+            Some(window) => window.show(&canvas, 1),
+            None => Ok(UserAction::None),
+        }
+    }
+
+    /// Waits while paused; returns what ended the pause.
+    fn pause(&self) -> Result<UserAction> {
+        let Some(window) = &self.window else {
+            return Ok(UserAction::None);
+        };
+        loop {
+            match window.poll(30)? {
+                UserAction::None => continue,
+                action => return Ok(action),
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(bar) = &self.progress {
+            bar.finish_and_clear();
+        }
+        if let Some(video) = &mut self.video {
+            video.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a tracking job until the input ends, the user quits or `stop` is raised.
+pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
+    let mut tracker = Tracker::new(&job.model, &job.encoder)?;
+    let mut source = Source::open(&job.source)?;
+    let live = job.force_live || job.source.is_live();
+    let window = job.display.then(|| Window::open("siamtrack")).transpose()?;
+    let log = job
+        .log
+        .as_ref()
+        .map(|(path, format)| TrackLogWriter::create(path, *format))
+        .transpose()?;
+    let video = job
+        .video
+        .as_ref()
+        .map(|path| AnnotatedVideo::create(path, source.fps()))
+        .transpose()?;
+
+    let first = source
+        .read()?
+        .ok_or_else(|| anyhow!("{} has no frames", job.source.name()))?;
+    let bbox = match (&job.init, &window) {
+        (InitBox::Box(b), _) => *b,
+        (InitBox::Select, Some(w)) => w
+            .select(&first.image)?
+            .ok_or_else(|| anyhow!("no box was selected"))?,
+        (InitBox::Select, None) => {
+            return Err(anyhow!("--select needs a window (drop --no-display)"))
+        }
+    };
+    tracker
+        .init(&first.image, bbox)
+        .context("cannot start tracking")?;
+
+    let progress = (job.progress && !live && window.is_none())
+        .then(|| source.frame_count())
+        .flatten()
+        .map(|count| {
+            indicatif::ProgressBar::new(count.min(job.max_frames.unwrap_or(u64::MAX))).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} frames  {per_sec}  eta {eta}",
+                )
+                .expect("valid template"),
+            )
+        });
+    let mut sinks = Sinks {
+        log,
+        video,
+        window,
+        progress,
+        frames: 0,
+        update_ms_total: 0.0,
+        started: Instant::now(),
+    };
+    let mut ending = Ending::EndOfInput;
+    // The first frame's result is the given box.
+    let first = Tracked {
+        frame: first,
+        track: Track { bbox, score: 1.0 },
+        update_ms: 0.0,
+    };
+    // Raised to end the run from inside: the user quit, or the tracker stopped.
+    let halt = AtomicBool::new(false);
+    if sinks.consume(&first)? == UserAction::Quit {
+        ending = Ending::UserQuit;
+        halt.store(true, Ordering::SeqCst);
+    }
+
+    let (frame_tx, frame_rx) = bounded::<Frame>(if live { 1 } else { 4 });
+    let (result_tx, result_rx) = bounded::<Tracked>(4);
+    let (reinit_tx, reinit_rx) = unbounded::<(Mat, BBox)>();
+    let dropped = AtomicU64::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let fail = |e: anyhow::Error| {
+        failure
+            .lock()
+            .expect("no thread panics holding it")
+            .get_or_insert(e);
+    };
+    let max_frames = job.max_frames.unwrap_or(u64::MAX);
+
+    let sink_result = std::thread::scope(|scope| {
+        // Only a live reader holds a receiver, to take back a stale frame; a file reader must see the tracker go.
+        let stale = live.then(|| frame_rx.clone());
+        let (halt, dropped, fail, source) = (&halt, &dropped, &fail, &mut source);
+        scope.spawn(move || {
+            let tx = frame_tx;
+            let mut read = 1;
+            while read < max_frames && !stop.load(Ordering::SeqCst) && !halt.load(Ordering::SeqCst)
+            {
+                let frame = match source.read() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(e) => {
+                        fail(e);
+                        break;
+                    }
+                };
+                read += 1;
+                let Some(stale) = &stale else {
+                    if tx.send(frame).is_err() {
+                        break;
+                    }
+                    continue;
+                };
+                match tx.try_send(frame) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(frame)) => {
+                        if stale.try_recv().is_ok() {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let _ = tx.try_send(frame);
+                    }
+                    Err(TrySendError::Disconnected(_)) => break,
+                }
+            }
+        });
+        let tracker = &mut tracker;
+        scope.spawn(move || {
+            let (tx, rx) = (result_tx, frame_rx);
+            for frame in rx.iter() {
+                if let Some((image, bbox)) = reinit_rx.try_iter().last() {
+                    if let Err(e) = tracker.init(&image, bbox) {
+                        fail(e);
+                        break;
+                    }
+                }
+                let started = Instant::now();
+                let track = match tracker.update(&frame.image) {
+                    Ok(track) => track,
+                    Err(e) => {
+                        fail(e.context(format!("tracking failed at frame {}", frame.index)));
+                        break;
+                    }
+                };
+                let update_ms = started.elapsed().as_secs_f64() * 1000.0;
+                if tx
+                    .send(Tracked {
+                        frame,
+                        track,
+                        update_ms,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            // Dropping the receiver here unblocks a reader waiting on a full queue.
+            halt.store(true, Ordering::SeqCst);
+        });
+
+        let mut paused = false;
+        loop {
+            let tracked = match result_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(tracked) => tracked,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut action = sinks.consume(&tracked)?;
+            loop {
+                match action {
+                    UserAction::Quit => {
+                        ending = Ending::UserQuit;
+                        halt.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    UserAction::TogglePause => paused = !paused,
+                    UserAction::Reselect => {
+                        if let Some(window) = &sinks.window {
+                            if let Some(bbox) = window.select(&tracked.frame.image)? {
+                                let _ = reinit_tx.send((tracked.frame.image.clone(), bbox));
+                            }
+                        }
+                    }
+                    UserAction::None => {}
+                }
+                if !paused || stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                    break;
+                }
+                action = sinks.pause()?;
+                if action == UserAction::TogglePause {
+                    paused = false;
+                    break;
+                }
+            }
+        }
+        anyhow::Ok(())
+    });
+    let finished = sinks.finish();
+    sink_result?;
+    finished?;
+    if ending == Ending::EndOfInput && stop.load(Ordering::SeqCst) {
+        ending = Ending::Stopped;
+    }
+    let error = failure.into_inner().expect("no thread panics holding it");
+    Ok(Summary {
+        frames: sinks.frames,
+        dropped: dropped.load(Ordering::Relaxed),
+        seconds: sinks.started.elapsed().as_secs_f64(),
+        tracker_ms: sinks.update_ms_total / (sinks.frames.saturating_sub(1)).max(1) as f64,
+        ending,
+        error,
+    })
+}

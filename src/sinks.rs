@@ -1,0 +1,156 @@
+//! Where tracked frames go: the track log, an annotated video, a window.
+
+use crate::bbox::BBox;
+use anyhow::{ensure, Context, Result};
+use opencv::core::{Mat, Point, Rect, Scalar, Size};
+use opencv::prelude::*;
+use opencv::{highgui, imgproc, videoio};
+use std::path::{Path, PathBuf};
+
+/// Draws the box and a status line onto a copy of the frame.
+pub fn annotate(image: &Mat, bbox: &BBox, score: f32, status: &str) -> Result<Mat> {
+    let mut canvas = image.clone();
+    let colour = if score >= 0.5 {
+        Scalar::new(60.0, 220.0, 60.0, 0.0)
+    } else {
+        Scalar::new(0.0, 140.0, 255.0, 0.0)
+    };
+    let rect = Rect::new(
+        bbox.x.round() as i32,
+        bbox.y.round() as i32,
+        bbox.w.round() as i32,
+        bbox.h.round() as i32,
+    );
+    imgproc::rectangle(&mut canvas, rect, colour, 2, imgproc::LINE_8, 0)?;
+    for (thickness, ink) in [(3, Scalar::all(0.0)), (1, Scalar::all(255.0))] {
+        imgproc::put_text(
+            &mut canvas,
+            status,
+            Point::new(8, 20),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            0.5,
+            ink,
+            thickness,
+            imgproc::LINE_AA,
+            false,
+        )?;
+    }
+    Ok(canvas)
+}
+
+/// An MP4 (or any container FFmpeg writes, by extension) of the annotated frames, opened on the first frame.
+pub struct AnnotatedVideo {
+    path: PathBuf,
+    fps: f64,
+    writer: Option<videoio::VideoWriter>,
+}
+
+impl AnnotatedVideo {
+    /// Checks now that the file can be created, so a bad path fails before any tracking.
+    pub fn create(path: &Path, fps: f64) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create folder {} for the video", dir.display()))?;
+        }
+        std::fs::File::create(path)
+            .with_context(|| format!("cannot write video {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            fps,
+            writer: None,
+        })
+    }
+
+    pub fn write(&mut self, frame: &Mat) -> Result<()> {
+        if self.writer.is_none() {
+            let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?;
+            let size = Size::new(frame.cols(), frame.rows());
+            let writer = videoio::VideoWriter::new(&self.path, fourcc, self.fps, size, true)?;
+            ensure!(
+                writer.is_opened()?,
+                "cannot encode video {}",
+                self.path.display()
+            );
+            self.writer = Some(writer);
+        }
+        self.writer.as_mut().expect("opened above").write(frame)?;
+        Ok(())
+    }
+
+    /// Writes the container's index so the file plays.
+    pub fn finish(&mut self) -> Result<()> {
+        if let Some(mut writer) = self.writer.take() {
+            writer.release()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AnnotatedVideo {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// What the user asked for in the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    None,
+    Quit,
+    TogglePause,
+    Reselect,
+}
+
+pub struct Window {
+    name: String,
+}
+
+impl Window {
+    pub fn open(name: &str) -> Result<Self> {
+        highgui::named_window(name, highgui::WINDOW_AUTOSIZE)
+            .context("cannot open a window (no display? use --no-display)")?;
+        Ok(Self {
+            name: name.to_string(),
+        })
+    }
+
+    /// Shows a frame and reads the keyboard for up to `wait_ms` (at least 1).
+    pub fn show(&self, image: &Mat, wait_ms: i32) -> Result<UserAction> {
+        highgui::imshow(&self.name, image)?;
+        self.poll(wait_ms)
+    }
+
+    /// Reads the keyboard; a closed window counts as quit.
+    pub fn poll(&self, wait_ms: i32) -> Result<UserAction> {
+        let key = highgui::wait_key(wait_ms.max(1))?;
+        if highgui::get_window_property(&self.name, highgui::WND_PROP_VISIBLE)? < 1.0 {
+            return Ok(UserAction::Quit);
+        }
+        Ok(match key & 0xff {
+            _ if key < 0 => UserAction::None,
+            27 | 0x71 => UserAction::Quit, // Esc, q
+            0x20 => UserAction::TogglePause,
+            0x72 => UserAction::Reselect, // r
+            _ => UserAction::None,
+        })
+    }
+
+    /// Lets the user drag a box on `image`; `None` when they cancel.
+    pub fn select(&self, image: &Mat) -> Result<Option<BBox>> {
+        let rect = highgui::select_roi_for_window(&self.name, image, true, false)?;
+        Ok((rect.width > 0 && rect.height > 0).then(|| {
+            BBox::new(
+                rect.x as f64,
+                rect.y as f64,
+                rect.width as f64,
+                rect.height as f64,
+            )
+        }))
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = highgui::destroy_window(&self.name);
+    }
+}

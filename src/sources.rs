@@ -1,0 +1,246 @@
+//! Frame sources: video files, image folders, cameras, GStreamer pipelines and stream URLs.
+
+use anyhow::{bail, Context, Result};
+use opencv::core::{Mat, CV_8UC3};
+use opencv::prelude::*;
+use opencv::{imgcodecs, imgproc, videoio};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// One decoded frame.
+pub struct Frame {
+    /// 0-based position in the input.
+    pub index: u64,
+    /// Presentation time for files, wall-clock time since the start for live input.
+    pub timestamp_ms: f64,
+    /// Time the frame was read, for latency measurements.
+    pub captured: Instant,
+    /// 8-bit BGR.
+    pub image: Mat,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceSpec {
+    Video(PathBuf),
+    Images(PathBuf),
+    Camera(i32),
+    /// A V4L2 device such as `/dev/video0`.
+    Device(PathBuf),
+    /// A GStreamer pipeline ending in `appsink`.
+    Pipeline(String),
+    /// An `rtsp://`, `http://`... stream.
+    Stream(String),
+}
+
+const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm"];
+
+impl SourceSpec {
+    /// Interprets an input argument: a folder, a GStreamer pipeline (contains `!`), a URL, a `/dev/video*` device,
+    /// a camera index, or a video file.
+    pub fn parse(input: &str) -> Result<Self> {
+        let path = Path::new(input);
+        if input.contains('!') {
+            Ok(Self::Pipeline(input.to_string()))
+        } else if input.contains("://") {
+            Ok(Self::Stream(input.to_string()))
+        } else if let Ok(index) = input.parse::<i32>() {
+            Ok(Self::Camera(index))
+        } else if input.starts_with("/dev/video") {
+            Ok(Self::Device(path.to_path_buf()))
+        } else if path.is_dir() {
+            Ok(Self::Images(path.to_path_buf()))
+        } else if path.is_file() {
+            Ok(Self::Video(path.to_path_buf()))
+        } else {
+            bail!("input {input} not found")
+        }
+    }
+
+    /// Live sources drop stale frames rather than fall behind.
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Self::Video(_) | Self::Images(_))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::Video(p) | Self::Images(p) | Self::Device(p) => p.display().to_string(),
+            Self::Camera(i) => format!("camera {i}"),
+            Self::Pipeline(s) | Self::Stream(s) => s.clone(),
+        }
+    }
+}
+
+enum Reader {
+    Capture(videoio::VideoCapture),
+    Images(Vec<PathBuf>),
+}
+
+pub struct Source {
+    spec: SourceSpec,
+    reader: Reader,
+    next_index: u64,
+    fps: f64,
+    frame_count: Option<u64>,
+    opened: Instant,
+}
+
+fn open_capture(spec: &SourceSpec) -> Result<videoio::VideoCapture> {
+    let capture = match spec {
+        SourceSpec::Video(p) => videoio::VideoCapture::from_file(p, videoio::CAP_ANY)?,
+        SourceSpec::Camera(i) => videoio::VideoCapture::new(*i, videoio::CAP_ANY)?,
+        SourceSpec::Device(p) => videoio::VideoCapture::from_file(p, videoio::CAP_V4L2)?,
+        SourceSpec::Pipeline(s) => videoio::VideoCapture::from_file(s, videoio::CAP_GSTREAMER)?,
+        SourceSpec::Stream(s) => videoio::VideoCapture::from_file(s, videoio::CAP_ANY)?,
+        SourceSpec::Images(_) => unreachable!("image folders are not captures"),
+    };
+    if !capture.is_opened()? {
+        bail!(match spec {
+            SourceSpec::Video(p) => format!(
+                "cannot open {} as a video (not a video file, or an unsupported format)",
+                p.display()
+            ),
+            SourceSpec::Camera(i) =>
+                format!("cannot open camera {i}: no such camera, or it is busy"),
+            SourceSpec::Device(p) => format!(
+                "cannot open camera {}: no such device, or it is busy",
+                p.display()
+            ),
+            SourceSpec::Pipeline(s) => format!(
+                "cannot start GStreamer pipeline {s:?} (it must be valid and end in appsink)"
+            ),
+            SourceSpec::Stream(s) => format!("cannot open stream {s}"),
+            SourceSpec::Images(_) => unreachable!(),
+        });
+    }
+    Ok(capture)
+}
+
+fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    images.sort();
+    if images.is_empty() {
+        bail!(
+            "no images ({}) in folder {}",
+            IMAGE_EXTENSIONS.join(", "),
+            dir.display()
+        );
+    }
+    Ok(images)
+}
+
+/// Converts grey or BGRA frames to the BGR the tracker expects.
+fn to_bgr(image: Mat) -> Result<Mat> {
+    let code = match image.channels() {
+        3 if image.typ() == CV_8UC3 => return Ok(image),
+        1 => imgproc::COLOR_GRAY2BGR,
+        4 => imgproc::COLOR_BGRA2BGR,
+        n => bail!(
+            "unsupported frame format: {n} channels, type {}",
+            image.typ()
+        ),
+    };
+    let mut bgr = Mat::default();
+    imgproc::cvt_color_def(&image, &mut bgr, code)?;
+    Ok(bgr)
+}
+
+impl Source {
+    pub fn open(spec: &SourceSpec) -> Result<Self> {
+        let (reader, fps, frame_count) = match spec {
+            SourceSpec::Images(dir) => {
+                // An OTB sequence folder keeps its frames in img/.
+                let otb_frames = dir.join("img");
+                let images = list_images(if otb_frames.is_dir() {
+                    &otb_frames
+                } else {
+                    dir
+                })?;
+                let count = images.len() as u64;
+                (Reader::Images(images), 30.0, Some(count))
+            }
+            _ => {
+                let capture = open_capture(spec)?;
+                let fps = capture.get(videoio::CAP_PROP_FPS)?;
+                let count = capture.get(videoio::CAP_PROP_FRAME_COUNT)?;
+                let count = (!spec.is_live() && count > 0.0).then_some(count as u64);
+                (
+                    Reader::Capture(capture),
+                    if fps > 0.0 { fps } else { 30.0 },
+                    count,
+                )
+            }
+        };
+        Ok(Self {
+            spec: spec.clone(),
+            reader,
+            next_index: 0,
+            fps,
+            frame_count,
+            opened: Instant::now(),
+        })
+    }
+
+    pub fn spec(&self) -> &SourceSpec {
+        &self.spec
+    }
+
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+
+    /// Number of frames, when the source knows it.
+    pub fn frame_count(&self) -> Option<u64> {
+        self.frame_count
+    }
+
+    /// The next frame; `Ok(None)` at the end of the input, `Err` when a frame cannot be decoded.
+    pub fn read(&mut self) -> Result<Option<Frame>> {
+        let index = self.next_index;
+        let image = match &mut self.reader {
+            Reader::Images(paths) => {
+                let Some(path) = paths.get(index as usize) else {
+                    return Ok(None);
+                };
+                let image = imgcodecs::imread(path, imgcodecs::IMREAD_COLOR)?;
+                if image.empty() {
+                    bail!("cannot decode image {} (frame {index})", path.display());
+                }
+                image
+            }
+            Reader::Capture(capture) => {
+                let mut image = Mat::default();
+                if !capture.read(&mut image)? || image.empty() {
+                    if let Some(count) = self.frame_count.filter(|&c| index + 1 < c) {
+                        bail!(
+                            "{}: frame {index} of {count} cannot be decoded (truncated or corrupt video)",
+                            self.spec.name()
+                        );
+                    }
+                    return Ok(None);
+                }
+                image
+            }
+        };
+        self.next_index += 1;
+        let captured = Instant::now();
+        let timestamp_ms = if self.spec.is_live() {
+            captured.duration_since(self.opened).as_secs_f64() * 1000.0
+        } else {
+            index as f64 * 1000.0 / self.fps
+        };
+        Ok(Some(Frame {
+            index,
+            timestamp_ms,
+            captured,
+            image: to_bgr(image)?,
+        }))
+    }
+}

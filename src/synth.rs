@@ -1,0 +1,275 @@
+//! Generated test clips: a textured target moving and scaling over a textured background, with exact ground truth.
+//! The project's tests and its shipped sample come from here, so they need no outside data.
+
+use crate::bbox::BBox;
+use anyhow::Result;
+use opencv::core::{Mat, Point, Rect, Scalar, Size, CV_8UC3};
+use opencv::imgproc;
+use opencv::prelude::*;
+use std::f64::consts::TAU;
+use std::ops::Range;
+
+/// Frames for one full horizontal sweep of the target.
+const MOTION_PERIOD: f64 = 300.0;
+
+#[derive(Clone, Debug)]
+pub struct ClipSpec {
+    pub width: i32,
+    pub height: i32,
+    pub frames: usize,
+    pub seed: u64,
+    /// Frames during which the target is out of the frame; it comes back at another place.
+    pub absent: Option<Range<usize>>,
+}
+
+impl Default for ClipSpec {
+    fn default() -> Self {
+        Self {
+            width: 480,
+            height: 270,
+            frames: 240,
+            seed: 7,
+            absent: None,
+        }
+    }
+}
+
+/// A tiny deterministic generator, so a seed always gives the same clip on every machine.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn colour(&mut self) -> Scalar {
+        Scalar::new(
+            self.next() * 255.0,
+            self.next() * 255.0,
+            self.next() * 255.0,
+            0.0,
+        )
+    }
+}
+
+/// Fills `image` with random rectangles and circles, then blurs it slightly (camera-like texture).
+fn texture(image: &mut Mat, rng: &mut Lcg, shapes: usize, max_side: f64) -> Result<()> {
+    let (w, h) = (image.cols() as f64, image.rows() as f64);
+    for i in 0..shapes {
+        let (x, y) = ((rng.next() * w) as i32, (rng.next() * h) as i32);
+        let side = (2.0 + rng.next() * max_side) as i32;
+        let colour = rng.colour();
+        if i % 2 == 0 {
+            let rect = Rect::new(
+                x - side / 2,
+                y - side / 2,
+                side,
+                (side as f64 * (0.5 + rng.next())) as i32,
+            );
+            imgproc::rectangle(image, rect, colour, -1, imgproc::LINE_AA, 0)?;
+        } else {
+            imgproc::circle(
+                image,
+                Point::new(x, y),
+                side / 2,
+                colour,
+                -1,
+                imgproc::LINE_AA,
+                0,
+            )?;
+        }
+    }
+    let mut blurred = Mat::default();
+    imgproc::gaussian_blur_def(image, &mut blurred, Size::new(3, 3), 0.8)?;
+    *image = blurred;
+    Ok(())
+}
+
+pub struct Clip {
+    spec: ClipSpec,
+    background: Mat,
+    target: Mat,
+    base_size: (f64, f64),
+    phase: [f64; 3],
+}
+
+impl Clip {
+    pub fn new(spec: ClipSpec) -> Result<Self> {
+        let mut rng = Lcg(spec.seed);
+        let mut background =
+            Mat::new_rows_cols_with_default(spec.height, spec.width, CV_8UC3, Scalar::all(110.0))?;
+        texture(&mut background, &mut rng, 400, spec.height as f64 / 8.0)?;
+        // The target: a bold, distinct texture with a dark border, about 1/8 of the frame height tall.
+        let base_h = (spec.height as f64 / 6.0).round();
+        let base_size = ((base_h * 1.3).round(), base_h);
+        let mut target = Mat::new_rows_cols_with_default(
+            base_size.1 as i32 * 2,
+            base_size.0 as i32 * 2,
+            CV_8UC3,
+            rng.colour(),
+        )?;
+        texture(&mut target, &mut rng, 30, base_h / 1.5)?;
+        let (tw, th) = (target.cols(), target.rows());
+        imgproc::rectangle(
+            &mut target,
+            Rect::new(0, 0, tw, th),
+            Scalar::all(20.0),
+            6,
+            imgproc::LINE_8,
+            0,
+        )?;
+        let phase = [rng.next() * TAU, rng.next() * TAU, rng.next() * TAU];
+        Ok(Self {
+            spec,
+            background,
+            target,
+            base_size,
+            phase,
+        })
+    }
+
+    pub fn spec(&self) -> &ClipSpec {
+        &self.spec
+    }
+
+    /// Where the target is in frame `index`; `None` while it is away.
+    pub fn truth(&self, index: usize) -> Option<BBox> {
+        let s = &self.spec;
+        if s.absent.as_ref().is_some_and(|r| r.contains(&index)) {
+            return None;
+        }
+        // After an absence the target comes back on the other side of the frame.
+        let back = s.absent.as_ref().is_some_and(|r| index >= r.end);
+        // Periods in frames, independent of the clip's length, so short clips move as naturally as long ones.
+        let t = index as f64 / MOTION_PERIOD;
+        let (w, h) = (s.width as f64, s.height as f64);
+        let scale = 1.0 + 0.3 * (TAU * 1.5 * t + self.phase[2]).sin();
+        let (bw, bh) = (
+            (self.base_size.0 * scale).round(),
+            (self.base_size.1 * scale).round(),
+        );
+        let mut cx = w / 2.0 + 0.32 * w * (TAU * t + self.phase[0]).sin();
+        let cy = h / 2.0 + 0.28 * h * (TAU * 2.0 * t + self.phase[1]).sin();
+        if back {
+            cx = w - cx;
+        }
+        Some(BBox::new(
+            (cx - bw / 2.0).round(),
+            (cy - bh / 2.0).round(),
+            bw,
+            bh,
+        ))
+    }
+
+    /// Renders frame `index` (8-bit BGR).
+    pub fn frame(&self, index: usize) -> Result<Mat> {
+        let mut frame = self.background.clone();
+        if let Some(b) = self.truth(index) {
+            let mut patch = Mat::default();
+            let size = Size::new(b.w as i32, b.h as i32);
+            imgproc::resize(
+                &self.target,
+                &mut patch,
+                size,
+                0.0,
+                0.0,
+                imgproc::INTER_AREA,
+            )?;
+            // Paste the part of the patch that lies inside the frame.
+            let dst = Rect::new(b.x as i32, b.y as i32, size.width, size.height)
+                & Rect::new(0, 0, frame.cols(), frame.rows());
+            if dst.width > 0 && dst.height > 0 {
+                let src = Rect::new(
+                    dst.x - b.x as i32,
+                    dst.y - b.y as i32,
+                    dst.width,
+                    dst.height,
+                );
+                let from = patch.roi(src)?;
+                let mut to = frame.roi_mut(dst)?;
+                from.copy_to(&mut to)?;
+            }
+        }
+        Ok(frame)
+    }
+}
+
+/// Writes a clip as a video file (by extension, e.g. `.mp4`) or, for a path without extension, as an OTB-layout
+/// sequence folder (`img/0001.jpg`...), plus OTB ground truth (1-based `x,y,w,h`, `NaN` rows while absent).
+pub fn write_clip(clip: &Clip, out: &std::path::Path, truth_path: &std::path::Path) -> Result<()> {
+    use opencv::{imgcodecs, videoio};
+    let spec = clip.spec();
+    let mut writer = None;
+    if out.extension().is_some() {
+        let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?;
+        let w =
+            videoio::VideoWriter::new(out, fourcc, 30.0, Size::new(spec.width, spec.height), true)?;
+        anyhow::ensure!(w.is_opened()?, "cannot write video {}", out.display());
+        writer = Some(w);
+    } else {
+        std::fs::create_dir_all(out.join("img"))?;
+    }
+    let mut truth = String::new();
+    for i in 0..spec.frames {
+        let frame = clip.frame(i)?;
+        match writer.as_mut() {
+            Some(w) => w.write(&frame)?,
+            None => {
+                let path = out.join("img").join(format!("{:04}.jpg", i + 1));
+                let params =
+                    opencv::core::Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 92]);
+                anyhow::ensure!(imgcodecs::imwrite(&path, &frame, &params)?);
+            }
+        }
+        truth += &match clip.truth(i) {
+            Some(b) => format!("{},{},{},{}\n", b.x + 1.0, b.y + 1.0, b.w, b.h),
+            None => "NaN,NaN,NaN,NaN\n".to_string(),
+        };
+    }
+    if let Some(mut w) = writer {
+        w.release()?;
+    }
+    std::fs::write(truth_path, truth)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truth_matches_the_pasted_target_and_absence() {
+        let spec = ClipSpec {
+            width: 160,
+            height: 120,
+            frames: 40,
+            seed: 3,
+            absent: Some(10..20),
+        };
+        let clip = Clip::new(spec).unwrap();
+        assert!(clip.truth(15).is_none());
+        let b = clip.truth(5).unwrap();
+        assert!(b.w > 4.0 && b.h > 4.0);
+        // Same seed, same frames; the target shows where the truth says.
+        let again = Clip::new(clip.spec().clone()).unwrap();
+        let (f1, f2) = (clip.frame(5).unwrap(), again.frame(5).unwrap());
+        assert_eq!(f1.data_bytes().unwrap(), f2.data_bytes().unwrap());
+        let away = clip.frame(15).unwrap();
+        assert_eq!(
+            away.data_bytes().unwrap(),
+            clip.background.data_bytes().unwrap()
+        );
+        let (cx, cy) = b.center();
+        assert_ne!(
+            f1.at_2d::<opencv::core::Vec3b>(cy as i32, cx as i32)
+                .unwrap(),
+            clip.background
+                .at_2d::<opencv::core::Vec3b>(cy as i32, cx as i32)
+                .unwrap()
+        );
+    }
+}

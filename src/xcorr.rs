@@ -1,0 +1,91 @@
+//! Cross-correlation of template features over search features: the Siamese similarity map.
+
+use ndarray::{s, Array2, ArrayView3};
+
+/// Dense "valid" cross-correlation: `template` [C, h, w] slid over `search` [C, H, W] gives
+/// [H - h + 1, W - w + 1], each value the dot product of the template with the window under it.
+pub fn xcorr(template: ArrayView3<f32>, search: ArrayView3<f32>) -> Array2<f32> {
+    let (channels, th, tw) = template.dim();
+    let (search_channels, sh, sw) = search.dim();
+    assert_eq!(
+        channels, search_channels,
+        "template and search channels differ"
+    );
+    assert!(th <= sh && tw <= sw, "template larger than search");
+    let (oh, ow) = (sh - th + 1, sw - tw + 1);
+    let mut out = Array2::<f32>::zeros((oh, ow));
+    let search = search.as_standard_layout();
+    // Loop order keeps the innermost loop a contiguous multiply-add over an output row, which vectorises.
+    for c in 0..channels {
+        let plane = search.slice(s![c, .., ..]);
+        for u in 0..th {
+            for v in 0..tw {
+                let weight = template[[c, u, v]];
+                for i in 0..oh {
+                    let src = plane.slice(s![i + u, v..v + ow]);
+                    let mut dst = out.row_mut(i);
+                    let (dst, src) = (dst.as_slice_mut().unwrap(), src.as_slice().unwrap());
+                    for (d, x) in dst.iter_mut().zip(src) {
+                        *d += weight * x;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+
+    fn naive(t: &Array3<f32>, x: &Array3<f32>) -> Array2<f32> {
+        let (c, th, tw) = t.dim();
+        let (_, sh, sw) = x.dim();
+        Array2::from_shape_fn((sh - th + 1, sw - tw + 1), |(i, j)| {
+            let mut sum = 0.0;
+            for k in 0..c {
+                for u in 0..th {
+                    for v in 0..tw {
+                        sum += t[[k, u, v]] * x[[k, i + u, j + v]];
+                    }
+                }
+            }
+            sum
+        })
+    }
+
+    /// Deterministic pseudo-random values in -1..1.
+    fn filled(shape: (usize, usize, usize), seed: u32) -> Array3<f32> {
+        let mut state = seed;
+        Array3::from_shape_simple_fn(shape, || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+    }
+
+    #[test]
+    fn matches_naive_reference() {
+        let t = filled((5, 4, 3), 1);
+        let x = filled((5, 11, 9), 2);
+        let fast = xcorr(t.view(), x.view());
+        let slow = naive(&t, &x);
+        assert_eq!(fast.dim(), (8, 7));
+        for (a, b) in fast.iter().zip(slow.iter()) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn peak_is_where_the_template_was_cut() {
+        let x = filled((3, 20, 20), 3);
+        let t = x.slice(s![.., 6..11, 9..14]).to_owned();
+        let r = xcorr(t.view(), x.view());
+        let (best, _) = r
+            .indexed_iter()
+            .max_by(|a, b| a.1.partial_cmp(b.1).unwrap())
+            .unwrap();
+        assert_eq!(best, (6, 9));
+    }
+}
