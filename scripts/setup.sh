@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Sets up siamtrack on a fresh Debian 12 machine (run as root; idempotent): system packages, the ONNX Runtime
+# library (taken out of the PyPI onnxruntime wheel into .ort/, no Python install), the release build; then tracks
+# the shipped sample headless into out/. `--no-run` stops after the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.31.1
+PACKAGES=(build-essential pkg-config clang libclang-dev libopencv-dev
+          gstreamer1.0-plugins-base gstreamer1.0-plugins-good xvfb xauth python3 python3-pip)
+
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+lib=".ort/libonnxruntime.so.$ORT_VERSION"
+if [ ! -f "$lib" ]; then
+    echo "fetching ONNX Runtime $ORT_VERSION from PyPI"
+    mkdir -p .ort/wheel
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+        --platform "manylinux_2_28_$(uname -m)" -d .ort/wheel "onnxruntime==$ORT_VERSION"
+    python3 - "$lib" .ort/wheel/onnxruntime-*.whl <<'PY'
+import sys, zipfile
+target, wheel = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("/capi/" + target.rsplit("/", 1)[1]))
+    with open(target, "wb") as out:
+        out.write(z.read(name))
+PY
+    rm -rf .ort/wheel
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install Rust (rustup) first" >&2
+    exit 1
+fi
+cargo build --release
+
+if [ "${1:-}" != "--no-run" ]; then
+    ./target/release/siamtrack track
+fi
