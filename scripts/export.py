@@ -1,0 +1,175 @@
+"""Export the Siamese embedding to ONNX + the JSON sidecar the Rust tracker reads, and check ORT against PyTorch.
+
+  python3 scripts/export.py                                   # ImageNet trunk, no tracking training
+  python3 scripts/export.py --checkpoint RUN/checkpoint.pt --name NAME
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+import crops
+from sequences import load_sequences
+from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, SiamNet, center_crop, unit_energy_scale, xcorr
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_TRAIN_DATA = REPO.parent / "shared" / "data" / "train"
+OPSET = 18  # the torch exporter writes 18 natively (its Pad cannot be down-converted to 17)
+# Features reach |40|, where float32 rounding of reordered sums is ~1e-4; allow 1e-5 of the feature range.
+PARITY_TOLERANCE = 1e-5
+# SiamFC (Bertinetto et al. 2016) tracking hyper-parameters, used when no checkpoint config gives others.
+DEFAULT_TRACKER = {
+    "context": crops.CONTEXT,
+    "scale_num": 3,
+    "scale_step": 1.0375,
+    "scale_penalty": 0.9745,
+    "scale_lr": 0.59,
+    "window_influence": 0.176,
+    "response_up": 16,
+}
+
+
+def calibration_crops(data_root, n_sequences=6, pairs_per_sequence=4, frame_gap=20):
+    """(templates, searches) from train frames: template at frame i, search centred on the target at frame i+gap."""
+    templates, searches = [], []
+    sequences = load_sequences(data_root)
+    for seq in sequences[:: max(1, len(sequences) // n_sequences)][:n_sequences]:
+        starts = np.linspace(0, len(seq.frames) - 1 - frame_gap, pairs_per_sequence).astype(int)
+        for i in starts:
+            j = i + frame_gap
+            if not (seq.valid(i) and seq.valid(j)):
+                continue
+            for frame, out, size in ((i, templates, crops.TEMPLATE_SIZE), (j, searches, crops.SEARCH_SIZE)):
+                cx, cy, w, h = crops.otb_box_to_center(seq.boxes[frame])
+                side = crops.template_side(w, h) * size / crops.TEMPLATE_SIZE
+                out.append(crops.crop_square(crops.read_rgb(seq.frames[frame]), cx, cy, side, size))
+    return (crops.normalise(templates, LITE0_MEAN, LITE0_STD), crops.normalise(searches, LITE0_MEAN, LITE0_STD))
+
+
+def untrained_response_scale(net, templates, searches):
+    """siamnet.unit_energy_scale on train crops, with the scaled responses at the target (map centre) and
+    elsewhere, for the report."""
+    with torch.no_grad():
+        z = center_crop(net.embed(torch.from_numpy(templates)), net.template_crop)
+        x = net.embed(torch.from_numpy(searches))
+        scale = unit_energy_scale(z)
+        response = scale * xcorr(z, x)[:, 0]
+    mid = response.shape[-1] // 2
+    at_target = response[:, mid, mid]
+    mask = torch.ones_like(response[0], dtype=torch.bool)
+    mask[mid - 2:mid + 3, mid - 2:mid + 3] = False
+    return scale, at_target, response[:, mask]
+
+
+def export_onnx(embed, path):
+    example = torch.zeros(2, 3, crops.SEARCH_SIZE, crops.SEARCH_SIZE)
+    dims = {0: torch.export.Dim("batch", min=1), 2: torch.export.Dim("height", min=32),
+            3: torch.export.Dim("width", min=32)}
+    torch.onnx.export(embed, (example,), str(path), input_names=["input"], output_names=["features"],
+                      opset_version=OPSET, dynamo=True, external_data=False, dynamic_shapes={"x": dims})
+
+
+def check_and_time(embed, path, inputs):
+    """Max |ORT - PyTorch| per input (fails above PARITY_TOLERANCE of the largest feature), output shapes, and ORT ms per forward on one thread."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    shapes = {}
+    for label, x in inputs.items():
+        with torch.no_grad():
+            expected = embed(torch.from_numpy(x)).numpy()
+        got = session.run(["features"], {"input": x})[0]
+        diff = float(np.abs(got - expected).max())
+        limit = PARITY_TOLERANCE * max(1.0, float(np.abs(expected).max()))
+        for _ in range(3):
+            session.run(["features"], {"input": x})
+        runs = 20
+        start = time.perf_counter()
+        for _ in range(runs):
+            session.run(["features"], {"input": x})
+        ms = (time.perf_counter() - start) * 1000 / runs
+        print(f"{label}: features {list(got.shape)}, max |feature| {np.abs(expected).max():.1f}, max |ORT - torch| = {diff:.2e}, ORT {ms:.2f} ms/forward (1 thread)")
+        if got.shape != expected.shape or diff > limit:
+            raise SystemExit(f"ONNX parity check failed for {label}: shape {got.shape} vs {expected.shape}, diff {diff} > {limit}")
+        shapes[label] = got.shape
+    return shapes
+
+
+def load_model(checkpoint):
+    """(SiamNet, config dict or None): the checkpoint's trained model, or the ImageNet trunk."""
+    if checkpoint is None:
+        net = SiamNet(STRIDE8_DEPTH)
+        net.embed.trunk.load_imagenet()
+        return net.eval(), None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    config = dict(state["config"], step=state["step"])
+    net = SiamNet(config["depth"], config["neck"], config["template_crop"])
+    net.load_state_dict(state["model"])
+    return net.eval(), config
+
+
+def export_model(checkpoint, name, out_dir, description=None, calibration_data=DEFAULT_TRAIN_DATA):
+    """Write out_dir/name.onnx + name.json from a checkpoint (None = ImageNet trunk), after the ORT parity check."""
+    net, config = load_model(checkpoint)
+    templates, searches = calibration_crops(calibration_data)
+    if config is None:
+        scale, at_target, background = untrained_response_scale(net, templates, searches)
+        bias = 0.0
+        print(f"response_scale = {scale:.4g} from {len(templates)} train pairs; scaled xcorr at the target: "
+              f"mean {at_target.mean():.3f}, elsewhere: mean {background.mean():.3f} (5-95%: "
+              f"{background.quantile(0.05):.3f}..{background.quantile(0.95):.3f})")
+        tracker = dict(DEFAULT_TRACKER)
+        description = description or "EfficientNet-Lite0 ImageNet trunk cut at stride 8 (40 ch), no tracking training"
+    else:
+        scale, bias = net.response_scale.item(), net.response_bias.item()
+        tracker = {key: config["tracker"].get(key, value) for key, value in DEFAULT_TRACKER.items()}
+        description = description or (f"EfficientNet-Lite0 Siamese trunk (depth {config['depth']}, stride 8) "
+                                       f"trained for tracking, {config['loss']} loss, step {config['step']}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    export_onnx(net.embed, onnx_path)
+    shapes = check_and_time(net.embed, onnx_path, {"1x127": templates[:1], "3x255": searches[:3]})
+    params = sum(p.numel() for p in net.embed.parameters())
+    print(f"embedding parameters: {params}, ONNX file {onnx_path.stat().st_size / 1e6:.2f} MB")
+
+    sidecar = {
+        "name": name,
+        "description": description,
+        "onnx": onnx_path.name,
+        "input_name": "input",
+        "output_name": "features",
+        "channel_order": "rgb",
+        "mean": LITE0_MEAN,
+        "std": LITE0_STD,
+        "template_size": crops.TEMPLATE_SIZE,
+        "search_size": crops.SEARCH_SIZE,
+        "total_stride": TOTAL_STRIDE,
+        "channels": int(shapes["1x127"][1]),
+        "template_feature_size": int(shapes["1x127"][-1]),
+        "search_feature_size": int(shapes["3x255"][-1]),
+        "tracker": {**tracker, "template_crop": net.template_crop, "response_scale": scale, "response_bias": bias},
+    }
+    sidecar_path = out_dir / f"{name}.json"
+    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+    print(f"wrote {onnx_path} and {sidecar_path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, help="training checkpoint.pt (default: ImageNet trunk only)")
+    parser.add_argument("--name", default="effnet_lite0_s8")
+    parser.add_argument("--out-dir", type=Path, default=REPO / "models")
+    parser.add_argument("--description", help="one line for the sidecar")
+    parser.add_argument("--calibration-data", type=Path, default=DEFAULT_TRAIN_DATA,
+                        help="train sequences used to measure the untrained response scale")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    export_model(args.checkpoint, args.name, args.out_dir, args.description, args.calibration_data)
+
+
+if __name__ == "__main__":
+    main()
