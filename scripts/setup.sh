@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_VERSION=1.31.1
-PACKAGES=(build-essential pkg-config clang libclang-dev libopencv-dev
-          gstreamer1.0-plugins-base gstreamer1.0-plugins-good xvfb xauth python3 python3-pip)
+# libfontconfig-dev and fonts-dejavu-core: the text of the eval plots (plotters' ttf feature finds fonts through
+# fontconfig).
+PACKAGES=(build-essential pkg-config clang libclang-dev libopencv-dev libfontconfig-dev fonts-dejavu-core
+          gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 python3-pip
+          xvfb xauth openbox wmctrl xdotool)  # the last line: window tests (a window manager to close windows)
 
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

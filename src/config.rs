@@ -70,6 +70,20 @@ pub struct TrackerParams {
     /// Smallest width or height in pixels.
     #[serde(default = "default_min_size_px")]
     pub min_size_px: f64,
+    /// Confidence below which a track is `uncertain`, and below which it is `lost`.
+    #[serde(default = "default_uncertain_below")]
+    pub uncertain_below: f64,
+    #[serde(default = "default_lost_below")]
+    pub lost_below: f64,
+    /// Confidence a recovery scan needs to take the target back.
+    #[serde(default = "default_recover_above")]
+    pub recover_above: f64,
+    /// Growth of the recovery search region per lost frame.
+    #[serde(default = "default_search_growth")]
+    pub search_growth: f64,
+    /// Search crops embedded per frame while scanning for a lost target (bounds the cost of a lost frame).
+    #[serde(default = "default_max_scan_tiles")]
+    pub max_scan_tiles: usize,
 }
 
 fn default_min_size_ratio() -> f64 {
@@ -80,6 +94,21 @@ fn default_max_size_ratio() -> f64 {
 }
 fn default_min_size_px() -> f64 {
     4.0
+}
+fn default_uncertain_below() -> f64 {
+    0.5
+}
+fn default_lost_below() -> f64 {
+    0.25
+}
+fn default_recover_above() -> f64 {
+    0.6
+}
+fn default_search_growth() -> f64 {
+    1.5
+}
+fn default_max_scan_tiles() -> usize {
+    9
 }
 
 impl ModelConfig {
@@ -103,6 +132,26 @@ impl ModelConfig {
         let config: ModelConfig = serde_json::from_str(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Overrides one tracker hyper-parameter, e.g. `("window_influence", "0.3")`, and re-validates.
+    pub fn set_tracker_param(&mut self, key: &str, value: &str) -> Result<()> {
+        let mut params = serde_json::to_value(&self.tracker)?;
+        let fields = params.as_object_mut().expect("TrackerParams is a struct");
+        if !fields.contains_key(key) {
+            let mut known: Vec<&String> = fields.keys().collect();
+            known.sort();
+            bail!("unknown tracker parameter {key:?} (known: {known:?})");
+        }
+        let value: serde_json::Value = serde_json::from_str(value)
+            .with_context(|| format!("{key}: {value:?} is not a number"))?;
+        fields.insert(key.to_string(), value);
+        let mut next = self.clone();
+        next.tracker =
+            serde_json::from_value(params).with_context(|| format!("bad value for {key}"))?;
+        next.validate()?;
+        *self = next;
+        Ok(())
     }
 
     pub fn onnx_path(&self) -> PathBuf {
@@ -137,6 +186,13 @@ impl ModelConfig {
         if self.total_stride == 0 || self.channels == 0 {
             bail!("total_stride and channels must be positive");
         }
+        // Bounds that keep a hostile or mistyped sidecar from asking for absurd allocations.
+        if self.search_size > 4096 || self.search_feature_size > 1024 || self.channels > 4096 {
+            bail!("search_size (at most 4096), search_feature_size (1024) or channels (4096) too large");
+        }
+        if t.response_up > 64 || t.scale_num > 15 || t.max_scan_tiles > 256 {
+            bail!("tracker: response_up (at most 64), scale_num (15) or max_scan_tiles (256) too large");
+        }
         if self.std.iter().any(|s| *s <= 0.0 || !s.is_finite()) {
             bail!("std values must be positive, got {:?}", self.std);
         }
@@ -151,11 +207,24 @@ impl ModelConfig {
                 self.search_feature_size
             );
         }
+        if self.response_size() * t.response_up > 2048 {
+            bail!(
+                "tracker: the upsampled response ({} x {}) must be at most 2048 wide",
+                self.response_size(),
+                t.response_up
+            );
+        }
         if t.scale_num.is_multiple_of(2) {
             bail!("tracker.scale_num must be odd, got {}", t.scale_num);
         }
         if t.response_up == 0 || t.scale_step < 1.0 || !(0.0..=1.0).contains(&t.scale_lr) {
             bail!("tracker: response_up must be > 0, scale_step >= 1 and scale_lr in 0..1");
+        }
+        if !(0.0 <= t.lost_below && t.lost_below <= t.uncertain_below && t.uncertain_below <= 1.0) {
+            bail!("tracker: need 0 <= lost_below <= uncertain_below <= 1");
+        }
+        if t.search_growth < 1.0 || !(0.0..=1.0).contains(&t.recover_above) {
+            bail!("tracker: search_growth must be >= 1 and recover_above in 0..1");
         }
         if !(0.0..=1.0).contains(&t.window_influence) || t.context < 0.0 {
             bail!("tracker: window_influence must be in 0..1 and context >= 0");
@@ -210,6 +279,24 @@ pub(crate) mod tests {
         assert!(format!("{:#}", even.unwrap_err()).contains("scale_num must be odd"));
         let order = ModelConfig::from_json(&SIDECAR.replace("\"rgb\"", "\"rbg\""));
         assert!(format!("{:#}", order.unwrap_err()).contains("unknown variant `rbg`"));
+    }
+
+    #[test]
+    fn tracker_params_can_be_overridden() {
+        let mut c = ModelConfig::from_json(SIDECAR).unwrap();
+        c.set_tracker_param("window_influence", "0.3").unwrap();
+        c.set_tracker_param("template_crop", "8").unwrap();
+        assert_eq!(
+            (c.tracker.window_influence, c.tracker.template_crop),
+            (0.3, 8)
+        );
+        let unknown = c.set_tracker_param("window", "0.3").unwrap_err();
+        assert!(unknown
+            .to_string()
+            .contains("unknown tracker parameter \"window\""));
+        assert!(c.set_tracker_param("scale_num", "4").is_err());
+        assert_eq!(c.tracker.scale_num, 3, "a rejected value changes nothing");
+        assert!(c.set_tracker_param("scale_lr", "fast").is_err());
     }
 
     #[test]

@@ -20,6 +20,8 @@
 pub mod bbox;
 pub mod config;
 pub mod crop;
+pub mod eval;
+pub mod fuzzing;
 pub mod model;
 pub mod paths;
 pub mod pipeline;
@@ -33,4 +35,4 @@ pub mod xcorr;
 pub use bbox::BBox;
 pub use config::{ModelConfig, TrackerParams};
 pub use model::{Device, EncoderOptions};
-pub use tracker::{Track, Tracker};
+pub use tracker::{Track, TrackState, Tracker};

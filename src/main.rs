@@ -4,6 +4,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use siamtrack::bbox::{parse_annotation, BBox};
 use siamtrack::config::{ModelConfig, DEFAULT_MODEL};
+use siamtrack::eval::bench::{run_bench, BenchOptions};
+use siamtrack::eval::peers::TrackerKind;
+use siamtrack::eval::{run_eval, run_score, EvalOptions, Outcome, ScoreOptions};
 use siamtrack::model::{Device, EncoderOptions};
 use siamtrack::paths::find_shipped;
 use siamtrack::pipeline::{self, Ending, InitBox, TrackJob};
@@ -39,6 +42,13 @@ enum Command {
     Track(TrackArgs),
     /// Generate a test clip (a textured target moving over a textured background) with exact ground truth.
     Synth(SynthArgs),
+    /// Run trackers over a dataset (OTB, GOT-10k or VOT layout) and score them (OTB one-pass evaluation):
+    /// result files, a JSON report, success and precision plots.
+    Eval(EvalArgs),
+    /// Score existing result files (one folder of `<sequence>.txt` per tracker, OTB text) against a dataset.
+    Score(ScoreArgs),
+    /// Time each stage of the siamfc tracker on a video, folder, camera or stream.
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -99,9 +109,12 @@ struct TrackArgs {
     display: bool,
     #[arg(long)]
     no_display: bool,
-    /// Drop stale frames as for a camera, even for a file
-    #[arg(long)]
+    /// Drop stale frames as for a camera, even for a file (played at its frame rate)
+    #[arg(long, conflicts_with = "every_frame")]
     live: bool,
+    /// Track every frame of a camera or pipeline, never dropping (the output may lag behind)
+    #[arg(long)]
+    every_frame: bool,
     /// Stop after this many frames
     #[arg(long)]
     max_frames: Option<u64>,
@@ -127,6 +140,80 @@ struct SynthArgs {
     /// Frames `START..END` during which the target is out of view; it comes back elsewhere
     #[arg(long, value_parser = parse_range)]
     absent: Option<std::ops::Range<usize>>,
+}
+
+/// Trackers named on the command line, e.g. `siamfc,kcf`.
+#[derive(Clone)]
+struct TrackerList(Vec<TrackerKind>);
+
+fn parse_trackers(text: &str) -> Result<TrackerList, String> {
+    TrackerKind::parse_list(text)
+        .map(TrackerList)
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Dataset folder: one sub-folder per sequence (OTB `img/` + groundtruth_rect.txt, GOT-10k/VOT frames +
+    /// groundtruth.txt); list.txt, when present, names the sequences
+    dataset: PathBuf,
+    /// Trackers, comma-separated: siamfc, kcf, csrt, mil; they run on identical frames
+    #[arg(long, value_parser = parse_trackers, default_value = "siamfc")]
+    tracker: TrackerList,
+    /// Sequences to run, comma-separated [default: list.txt, else every sub-folder]
+    #[arg(long, value_delimiter = ',')]
+    sequences: Option<Vec<String>>,
+    /// Result files go to DIR/<tracker>/<sequence>.txt (OTB text, 1-based)
+    #[arg(long, default_value = "out/results")]
+    results_dir: PathBuf,
+    /// JSON report [default: <results-dir>/report.json]
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Folder of success.png and precision.png [default: the report's folder]
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// Dataset folder (as for eval)
+    dataset: PathBuf,
+    /// Results folders, one per tracker (named by the folder), holding <sequence>.txt in OTB text (1-based x,y,w,h)
+    #[arg(required = true)]
+    results: Vec<PathBuf>,
+    #[arg(long, value_delimiter = ',')]
+    sequences: Option<Vec<String>>,
+    /// JSON report
+    #[arg(long, default_value = "out/score/report.json")]
+    report: PathBuf,
+    /// Folder of success.png and precision.png [default: the report's folder]
+    #[arg(long)]
+    plots: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Video file, image folder, camera index, /dev/video*, GStreamer pipeline or URL
+    input: String,
+    /// Initial box `x,y,w,h` in 0-based pixels
+    #[arg(long, value_parser = BBox::parse, conflicts_with = "init_gt")]
+    bbox: Option<BBox>,
+    /// Initial box from the first valid line of an OTB-style ground-truth file (1-based x,y,w,h)
+    #[arg(long)]
+    init_gt: Option<PathBuf>,
+    /// Stop after this many frames (the init frame included)
+    #[arg(long)]
+    max_frames: Option<u64>,
+    /// Updates left out of the statistics at the start
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Print the statistics as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 fn parse_range(text: &str) -> Result<std::ops::Range<usize>, String> {
@@ -216,7 +303,7 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
     let display = !args.no_display && !sample && (args.display || display_available());
     let job = TrackJob {
         source,
-        force_live: args.live,
+        live: (args.live || args.every_frame).then_some(args.live),
         init,
         model,
         encoder,
@@ -282,6 +369,94 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn report_outcome(outcome: &Outcome, report: &Path) -> ExitCode {
+    print!("{}", outcome.report.table());
+    println!("report: {}", report.display());
+    for plot in &outcome.plots {
+        println!("plot: {}", plot.display());
+    }
+    if outcome.failed() {
+        eprintln!(
+            "error: {} sequence(s) failed:",
+            outcome.report.failures.len()
+        );
+        for f in &outcome.report.failures {
+            eprintln!("  {}", f.error);
+        }
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn eval(args: EvalArgs) -> Result<ExitCode> {
+    let trackers = args.tracker.0;
+    let model = if trackers.contains(&TrackerKind::SiamFc) {
+        Some(args.model.load()?)
+    } else {
+        None
+    };
+    let report = args
+        .report
+        .unwrap_or_else(|| args.results_dir.join("report.json"));
+    let plots_dir = args
+        .plots
+        .unwrap_or_else(|| report.parent().map(Path::to_path_buf).unwrap_or_default());
+    let outcome = run_eval(&EvalOptions {
+        dataset: args.dataset,
+        trackers,
+        sequences: args.sequences,
+        results_dir: args.results_dir,
+        report: report.clone(),
+        plots_dir,
+        model,
+        progress: true,
+    })?;
+    Ok(report_outcome(&outcome, &report))
+}
+
+fn score(args: ScoreArgs) -> Result<ExitCode> {
+    let plots_dir = args.plots.unwrap_or_else(|| {
+        args.report
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
+    let outcome = run_score(&ScoreOptions {
+        dataset: args.dataset,
+        results: args.results,
+        sequences: args.sequences,
+        report: args.report.clone(),
+        plots_dir,
+    })?;
+    Ok(report_outcome(&outcome, &args.report))
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let (model, encoder) = args.model.load()?;
+    let init = match (args.bbox, &args.init_gt) {
+        (Some(b), _) => b,
+        (None, Some(gt)) => first_truth_box(gt)?,
+        (None, None) => bail!("give the initial box with --bbox x,y,w,h or --init-gt FILE"),
+    };
+    let report = run_bench(
+        &BenchOptions {
+            source: SourceSpec::parse(&args.input)?,
+            init,
+            model,
+            encoder,
+            max_frames: args.max_frames,
+            warmup: args.warmup,
+        },
+        &STOP,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // First signal: stop reading, finish the outputs. Second: leave at once.
@@ -296,6 +471,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Track(args) => track(args),
         Command::Synth(args) => synth(args),
+        Command::Eval(args) => eval(args),
+        Command::Score(args) => score(args),
+        Command::Bench(args) => bench(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

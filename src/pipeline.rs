@@ -8,7 +8,7 @@ use crate::config::ModelConfig;
 use crate::model::EncoderOptions;
 use crate::sinks::{annotate, AnnotatedVideo, UserAction, Window};
 use crate::sources::{Frame, Source, SourceSpec};
-use crate::tracker::{Track, Tracker};
+use crate::tracker::{Track, TrackState, Tracker};
 use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
 use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{bounded, unbounded, TrySendError};
@@ -29,8 +29,9 @@ pub enum InitBox {
 #[derive(Clone, Debug)]
 pub struct TrackJob {
     pub source: SourceSpec,
-    /// Treat the source as live even if it is a file (drop stale frames).
-    pub force_live: bool,
+    /// Overrides whether stale frames are dropped (`Some(true)`: a file played as a camera) or every frame is
+    /// tracked (`Some(false)`: a camera or pipeline processed without loss); `None` follows the source.
+    pub live: Option<bool>,
     pub init: InitBox,
     pub model: ModelConfig,
     pub encoder: EncoderOptions,
@@ -100,12 +101,7 @@ impl Sinks {
         self.frames += 1;
         self.update_ms_total += update_ms;
         if let Some(log) = &mut self.log {
-            log.write(&LogRecord::new(
-                frame.index,
-                frame.timestamp_ms,
-                track.bbox,
-                track.score,
-            ))?;
+            log.write(&LogRecord::new(frame.index, frame.timestamp_ms, track))?;
         }
         if let Some(bar) = &self.progress {
             bar.inc(1);
@@ -156,7 +152,7 @@ impl Sinks {
 pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
     let mut tracker = Tracker::new(&job.model, &job.encoder)?;
     let mut source = Source::open(&job.source)?;
-    let live = job.force_live || job.source.is_live();
+    let live = job.live.unwrap_or_else(|| job.source.is_live());
     let window = job.display.then(|| Window::open("siamtrack")).transpose()?;
     let log = job
         .log
@@ -209,7 +205,11 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
     // The first frame's result is the given box.
     let first = Tracked {
         frame: first,
-        track: Track { bbox, score: 1.0 },
+        track: Track {
+            bbox,
+            score: 1.0,
+            state: TrackState::Tracking,
+        },
         update_ms: 0.0,
     };
     // Raised to end the run from inside: the user quit, or the tracker stopped.
@@ -239,6 +239,8 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         scope.spawn(move || {
             let tx = frame_tx;
             let mut read = 1;
+            let paced = live && !source.spec().is_live();
+            let started = Instant::now();
             while read < max_frames && !stop.load(Ordering::SeqCst) && !halt.load(Ordering::SeqCst)
             {
                 let frame = match source.read() {
@@ -250,6 +252,11 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
                     }
                 };
                 read += 1;
+                if paced {
+                    // A file played as live arrives at its own frame rate, as a camera would deliver it.
+                    let due = started + Duration::from_secs_f64(frame.timestamp_ms / 1000.0);
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
                 let Some(stale) = &stale else {
                     if tx.send(frame).is_err() {
                         break;

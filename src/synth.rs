@@ -205,7 +205,15 @@ pub fn write_clip(clip: &Clip, out: &std::path::Path, truth_path: &std::path::Pa
     let spec = clip.spec();
     let mut writer = None;
     if out.extension().is_some() {
-        let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?;
+        // AVI holds Motion-JPEG (every frame on its own, so a cut file still decodes up to the cut); others MPEG-4.
+        let fourcc = if out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("avi"))
+        {
+            videoio::VideoWriter::fourcc('M', 'J', 'P', 'G')?
+        } else {
+            videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?
+        };
         let w =
             videoio::VideoWriter::new(out, fourcc, 30.0, Size::new(spec.width, spec.height), true)?;
         anyhow::ensure!(w.is_opened()?, "cannot write video {}", out.display());

@@ -11,6 +11,8 @@ use ndarray::{s, Array2, Array3};
 use opencv::core::{Mat, Size, CV_32F, CV_8UC3};
 use opencv::imgproc;
 use opencv::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
 /// The tracker's answer for one frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +20,36 @@ pub struct Track {
     pub bbox: BBox,
     /// Confidence of the match in 0..1 (sigmoid of the calibrated response peak).
     pub score: f32,
+    pub state: TrackState,
+}
+
+/// How much to trust a [`Track`]; thresholds on the confidence come from the sidecar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackState {
+    Tracking,
+    Uncertain,
+    Lost,
+}
+
+impl TrackState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tracking => "tracking",
+            Self::Uncertain => "uncertain",
+            Self::Lost => "lost",
+        }
+    }
+}
+
+/// Where the time of the last [`Tracker::update`] went, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimings {
+    /// Search crops and their normalisation.
+    pub crop_ms: f64,
+    pub encoder_ms: f64,
+    /// Cross-correlation, response calibration, peak and box update.
+    pub locate_ms: f64,
 }
 
 pub struct Tracker {
@@ -25,6 +57,7 @@ pub struct Tracker {
     encoder: Encoder,
     locator: PeakLocator,
     target: Option<Target>,
+    timings: StageTimings,
 }
 
 /// Where the target is and how it started.
@@ -37,6 +70,10 @@ struct TargetState {
 
 struct Target {
     state: TargetState,
+    /// Consecutive frames without a trusted match; 0 while tracking.
+    lost_frames: u32,
+    /// Next tile of the recovery scan, so successive frames cover the whole grid.
+    scan_cursor: usize,
     /// Template features, already cut to the correlation window.
     template: Array3<f32>,
 }
@@ -219,11 +256,25 @@ impl Tracker {
             encoder: Encoder::load(model, options)?,
             locator: PeakLocator::new(model),
             target: None,
+            timings: StageTimings::default(),
         })
     }
 
     pub fn model(&self) -> &ModelConfig {
         &self.model
+    }
+
+    pub fn last_timings(&self) -> StageTimings {
+        self.timings
+    }
+
+    fn state_for(&self, score: f32) -> TrackState {
+        let p = &self.model.tracker;
+        match score as f64 {
+            s if s < p.lost_below => TrackState::Lost,
+            s if s < p.uncertain_below => TrackState::Uncertain,
+            _ => TrackState::Tracking,
+        }
     }
 
     /// Side of the square template crop around a target of `size`, with context.
@@ -266,53 +317,154 @@ impl Tracker {
                 size,
                 initial_size: size,
             },
+            lost_frames: 0,
+            scan_cursor: 0,
             template,
         });
         Ok(())
     }
 
-    /// Locates the target in the next frame.
+    /// Locates the target in the next frame. While the target is lost the box stays where it was last seen and
+    /// the search region grows frame by frame up to a scan of the whole frame, until the template matches again.
     pub fn update(&mut self, frame: &Mat) -> Result<Track> {
         check_frame(frame)?;
         let Some(target) = &self.target else {
             bail!("Tracker::update called before Tracker::init");
         };
-        let state = &target.state;
+        let lost = target.lost_frames > 0;
+        let (next, score) = if lost {
+            self.recover(frame)?
+        } else {
+            self.follow(frame)?
+        };
+        let p = &self.model.tracker;
+        let target = self.target.as_mut().expect("checked above");
+        let found = if lost {
+            next.is_some()
+        } else {
+            score as f64 >= p.lost_below
+        };
+        match next.filter(|_| found) {
+            Some(next) => {
+                target.state = next;
+                target.lost_frames = 0;
+            }
+            // A match too weak to trust moves nothing: the box waits where the target was last seen.
+            None => target.lost_frames += 1,
+        }
+        let bbox = target.state.bbox();
+        let state = if target.lost_frames > 0 {
+            TrackState::Lost
+        } else {
+            self.state_for(score)
+        };
+        Ok(Track { bbox, score, state })
+    }
+
+    /// SiamFC's step: a few scales around the last position. `None` for broken (NaN) output.
+    fn follow(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
+        let state = self.target.as_ref().expect("initialised").state.clone();
         let search_side = self.search_side(state.size);
-        let pad = mean_colour(frame)?;
-        let crops = self
+        let crops: Vec<_> = self
             .locator
             .scale_factors()
             .iter()
-            .map(|f| {
-                crop_square(
-                    frame,
-                    state.center,
-                    search_side * f,
-                    self.model.search_size as i32,
-                    pad,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let features = self.encoder.embed(&to_tensor(&crops, &self.model)?)?;
-        let raw: Vec<Array2<f32>> = (0..crops.len())
-            .map(|k| xcorr(target.template.view(), features.slice(s![k, .., .., ..])))
+            .map(|f| (state.center, search_side * f))
             .collect();
-        let Some(motion) = self.locator.locate(&raw, search_side)? else {
-            // Broken output (NaN features): keep the previous box rather than poison the state.
-            return Ok(Track {
-                bbox: state.bbox(),
-                score: 0.0,
-            });
-        };
+        let raw = self.correlate(frame, &crops)?;
+        let located = Instant::now();
+        let motion = self.locator.locate(&raw, search_side)?;
         let frame_size = (frame.cols() as f64, frame.rows() as f64);
-        let next = state.moved(&motion, frame_size, &self.model.tracker);
-        let bbox = next.bbox();
-        self.target.as_mut().expect("checked above").state = next;
-        Ok(Track {
-            bbox,
-            score: motion.score,
-        })
+        let next = motion.map(|m| state.moved(&m, frame_size, &self.model.tracker));
+        self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
+        Ok((next, motion.map_or(0.0, |m| m.score)))
+    }
+
+    /// One step of the search for a lost target: a region around the last position, growing with each lost frame
+    /// until it covers the frame, is tiled with search crops at the target's scale; at most `max_scan_tiles` are
+    /// embedded per frame, taking turns. Returns the new state when a tile matches with `recover_above` confidence.
+    fn recover(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
+        let p = self.model.tracker.clone();
+        let target = self.target.as_ref().expect("initialised");
+        let state = target.state.clone();
+        let search_side = self.search_side(state.size);
+        // Frame pixels per response cell, and the span of target centres one tile can see.
+        let cell = self.model.total_stride as f64 * search_side / self.model.search_size as f64;
+        let span = (self.model.response_size() as f64 - 1.0).max(1.0) * cell;
+        let (width, height) = (frame.cols() as f64, frame.rows() as f64);
+        let region =
+            (search_side * p.search_growth.powi(target.lost_frames as i32)).min(width.max(height));
+        let axis = |centre: f64, extent: f64| -> Vec<f64> {
+            let side = region.min(extent);
+            let start = (centre - side / 2.0).clamp(0.0, extent - side);
+            let n = (side / span).ceil().max(1.0) as usize;
+            (0..n)
+                .map(|i| start + side * (i as f64 + 0.5) / n as f64)
+                .collect()
+        };
+        let (xs, ys) = (axis(state.center.0, width), axis(state.center.1, height));
+        let grid: Vec<(f64, f64)> = ys
+            .iter()
+            .flat_map(|&y| xs.iter().map(move |&x| (x, y)))
+            .collect();
+        let count = grid.len().min(p.max_scan_tiles.max(1));
+        let first = target.scan_cursor % grid.len();
+        let tiles: Vec<((f64, f64), f64)> = (0..count)
+            .map(|i| (grid[(first + i) % grid.len()], search_side))
+            .collect();
+        self.target.as_mut().expect("initialised").scan_cursor = first + count;
+
+        let raw = self.correlate(frame, &tiles)?;
+        let located = Instant::now();
+        let mut best: Option<(f32, (f64, f64))> = None;
+        for (map, (centre, _)) in raw.iter().zip(&tiles) {
+            let half = (map.nrows() as f64 - 1.0) / 2.0;
+            for ((i, j), &r) in map.indexed_iter() {
+                let score = sigmoid(p.response_scale * r as f64 + p.response_bias) as f32;
+                if best.is_none_or(|(b, _)| score > b) {
+                    let at = (
+                        centre.0 + (j as f64 - half) * cell,
+                        centre.1 + (i as f64 - half) * cell,
+                    );
+                    best = Some((score, at));
+                }
+            }
+        }
+        self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
+        let Some((score, at)) = best.filter(|(s, _)| s.is_finite()) else {
+            return Ok((None, 0.0));
+        };
+        let next = (score as f64 >= p.recover_above).then(|| TargetState {
+            center: (at.0.clamp(0.0, width), at.1.clamp(0.0, height)),
+            ..state
+        });
+        Ok((next, score))
+    }
+
+    /// Embeds square crops (centre, side in frame pixels) in one batch and correlates the template over each.
+    /// Records crop and encoder time, and starts the locate time.
+    fn correlate(&mut self, frame: &Mat, crops: &[((f64, f64), f64)]) -> Result<Vec<Array2<f32>>> {
+        let started = Instant::now();
+        let pad = mean_colour(frame)?;
+        let out = self.model.search_size as i32;
+        let images = crops
+            .iter()
+            .map(|&(centre, side)| crop_square(frame, centre, side, out, pad))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = to_tensor(&images, &self.model)?;
+        let cropped = Instant::now();
+        let features = self.encoder.embed(&batch)?;
+        let encoded = Instant::now();
+        let template = &self.target.as_ref().expect("initialised").template;
+        let raw = (0..images.len())
+            .map(|k| xcorr(template.view(), features.slice(s![k, .., .., ..])))
+            .collect();
+        self.timings = StageTimings {
+            crop_ms: (cropped - started).as_secs_f64() * 1000.0,
+            encoder_ms: (encoded - cropped).as_secs_f64() * 1000.0,
+            locate_ms: encoded.elapsed().as_secs_f64() * 1000.0,
+        };
+        Ok(raw)
     }
 }
 

@@ -2,6 +2,7 @@
 //! Every row is flushed as it is written, so a log cut short by an error or a signal is still valid.
 
 use crate::bbox::BBox;
+use crate::tracker::{Track, TrackState};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -10,7 +11,7 @@ use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// `frame,timestamp_ms,x,y,w,h,score` with a header; 0-based frames and pixels.
+    /// `frame,timestamp_ms,x,y,w,h,score,state` with a header; 0-based frames and pixels.
     Csv,
     /// One JSON object per line with the CSV's fields.
     Jsonl,
@@ -49,6 +50,7 @@ pub struct LogRecord {
     pub w: f64,
     pub h: f64,
     pub score: f32,
+    pub state: TrackState,
 }
 
 fn round(value: f64, decimals: i32) -> f64 {
@@ -57,7 +59,8 @@ fn round(value: f64, decimals: i32) -> f64 {
 }
 
 impl LogRecord {
-    pub fn new(frame: u64, timestamp_ms: f64, bbox: BBox, score: f32) -> Self {
+    pub fn new(frame: u64, timestamp_ms: f64, track: &Track) -> Self {
+        let Track { bbox, score, state } = *track;
         Self {
             frame,
             timestamp_ms: round(timestamp_ms, 3),
@@ -66,6 +69,7 @@ impl LogRecord {
             w: round(bbox.w, 2),
             h: round(bbox.h, 2),
             score: round(score as f64, 4) as f32,
+            state,
         }
     }
 
@@ -92,7 +96,7 @@ impl TrackLogWriter {
             out: BufWriter::new(file),
         };
         if format == LogFormat::Csv {
-            writeln!(writer.out, "frame,timestamp_ms,x,y,w,h,score")?;
+            writeln!(writer.out, "frame,timestamp_ms,x,y,w,h,score,state")?;
         }
         Ok(writer)
     }
@@ -101,8 +105,15 @@ impl TrackLogWriter {
         match self.format {
             LogFormat::Csv => writeln!(
                 self.out,
-                "{},{},{},{},{},{},{}",
-                r.frame, r.timestamp_ms, r.x, r.y, r.w, r.h, r.score
+                "{},{},{},{},{},{},{},{}",
+                r.frame,
+                r.timestamp_ms,
+                r.x,
+                r.y,
+                r.w,
+                r.h,
+                r.score,
+                r.state.name()
             )?,
             LogFormat::Jsonl => writeln!(self.out, "{}", serde_json::to_string(r)?)?,
             LogFormat::Otb => writeln!(self.out, "{}", otb_line(&r.bbox()))?,
@@ -149,10 +160,26 @@ pub fn read_records(path: &Path, format: LogFormat) -> Result<Vec<LogRecord>> {
 mod tests {
     use super::*;
 
+    fn track(bbox: BBox, score: f32, state: TrackState) -> Track {
+        Track { bbox, score, state }
+    }
+
     fn records() -> Vec<LogRecord> {
         vec![
-            LogRecord::new(0, 0.0, BBox::new(10.0, 20.0, 30.0, 40.0), 1.0),
-            LogRecord::new(1, 33.3333333, BBox::new(11.256, 20.5, 30.0, 41.0), 0.87654),
+            LogRecord::new(
+                0,
+                0.0,
+                &track(BBox::new(10.0, 20.0, 30.0, 40.0), 1.0, TrackState::Tracking),
+            ),
+            LogRecord::new(
+                1,
+                33.3333333,
+                &track(
+                    BBox::new(11.256, 20.5, 30.0, 41.0),
+                    0.87654,
+                    TrackState::Lost,
+                ),
+            ),
         ]
     }
 
@@ -172,13 +199,13 @@ mod tests {
         let (_d, path, text) = written(LogFormat::Csv);
         assert_eq!(
             text,
-            "frame,timestamp_ms,x,y,w,h,score\n0,0,10,20,30,40,1\n1,33.333,11.26,20.5,30,41,0.8765\n"
+            "frame,timestamp_ms,x,y,w,h,score,state\n0,0,10,20,30,40,1,tracking\n1,33.333,11.26,20.5,30,41,0.8765,lost\n"
         );
         assert_eq!(read_records(&path, LogFormat::Csv).unwrap(), records());
         let (_d, path, text) = written(LogFormat::Jsonl);
         assert_eq!(
             text.lines().next().unwrap(),
-            r#"{"frame":0,"timestamp_ms":0.0,"x":10.0,"y":20.0,"w":30.0,"h":40.0,"score":1.0}"#
+            r#"{"frame":0,"timestamp_ms":0.0,"x":10.0,"y":20.0,"w":30.0,"h":40.0,"score":1.0,"state":"tracking"}"#
         );
         assert_eq!(read_records(&path, LogFormat::Jsonl).unwrap(), records());
     }

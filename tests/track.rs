@@ -172,3 +172,48 @@ fn window_path_runs_under_xvfb() {
     assert!(out.status.success());
     assert_eq!(read_records(&log, LogFormat::Csv).unwrap().len(), 20);
 }
+
+/// Runs `siamtrack track` with a window under Xvfb and a window manager, then does `user_action` (a shell command
+/// that can use $WID, the window) once the window shows. Returns the output and the number of log rows.
+fn windowed_run_with(user_action: &str) -> (std::process::Output, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(600, 8));
+    let log = dir.path().join("track.csv");
+    let script = format!(
+        "openbox >/dev/null 2>&1 & \
+         \"$BIN\" track \"$VIDEO\" --init-gt \"$TRUTH\" --display --log \"$LOG\" & pid=$!; \
+         WID=$(xdotool search --sync --name siamtrack | head -1); sleep 1; {user_action}; wait $pid"
+    );
+    let out = std::process::Command::new("xvfb-run")
+        .args(["-a", "bash", "-c", &script])
+        .env("BIN", env!("CARGO_BIN_EXE_siamtrack"))
+        .env("VIDEO", &video)
+        .env("TRUTH", &truth)
+        .env("LOG", &log)
+        .output()
+        .expect("xvfb-run, openbox, xdotool and wmctrl are installed (scripts/setup.sh)");
+    eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    let rows = read_records(&log, LogFormat::Csv).unwrap().len();
+    (out, rows)
+}
+
+#[test]
+fn closing_the_window_ends_the_run_with_outputs() {
+    let (out, rows) = windowed_run_with("wmctrl -c siamtrack");
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains("panicked at"));
+    assert!(
+        rows > 1 && rows < 600,
+        "stopped early with a valid log, {rows} rows"
+    );
+}
+
+#[test]
+fn q_key_quits() {
+    let (out, rows) = windowed_run_with("xdotool key --window $WID q");
+    assert!(out.status.success());
+    assert!(
+        rows > 1 && rows < 600,
+        "stopped early with a valid log, {rows} rows"
+    );
+}

@@ -1,0 +1,193 @@
+//! Benchmark datasets on disk: OTB, GOT-10k and VOT sequence folders, read into frames plus 0-based ground truth.
+//!
+//! | layout | frames | ground truth | origin |
+//! |---|---|---|---|
+//! | OTB | `<seq>/img/*` | `<seq>/groundtruth_rect.txt`: `x,y,w,h` | 1-based (converted to 0-based) |
+//! | GOT-10k | `<seq>/*.jpg` | `<seq>/groundtruth.txt`: `x,y,w,h` | 0-based |
+//! | VOT | `<seq>/*.jpg` or `<seq>/color/*.jpg` | `<seq>/groundtruth.txt`: 8-value polygons (or `x,y,w,h`) | 0-based; a polygon becomes its axis-aligned box |
+//!
+//! Values may be separated by commas, tabs or spaces. A row of NaN (or a zero-size box, as VOT writes for
+//! absence, or any box without positive width and height) marks a frame without a valid box: trackers still run
+//! on it but it is not scored. The dataset folder may hold a `list.txt` naming its sequences, one per line;
+//! without one every sub-folder is a sequence.
+
+use crate::bbox::{parse_annotation, BBox};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Otb,
+    Got10k,
+    Vot,
+}
+
+/// One sequence: its frames in order and a ground-truth entry per frame (0-based pixels; `None` = no valid box).
+#[derive(Clone, Debug)]
+pub struct Sequence {
+    pub name: String,
+    pub layout: Layout,
+    pub frames: Vec<PathBuf>,
+    pub truth: Vec<Option<BBox>>,
+}
+
+impl Sequence {
+    /// Reads the sequence in `dir`; the errors name the sequence.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        Self::load_inner(dir, &name).with_context(|| format!("sequence {name}"))
+    }
+
+    fn load_inner(dir: &Path, name: &str) -> Result<Self> {
+        if !dir.is_dir() {
+            bail!("folder {} not found", dir.display());
+        }
+        let otb = dir.join("groundtruth_rect.txt");
+        let other = dir.join("groundtruth.txt");
+        let (truth_path, one_based, frame_dirs) = if otb.is_file() {
+            (otb, true, vec![dir.join("img"), dir.to_path_buf()])
+        } else if other.is_file() {
+            (
+                other,
+                false,
+                vec![dir.join("color"), dir.join("img"), dir.to_path_buf()],
+            )
+        } else {
+            bail!(
+                "missing ground truth: neither groundtruth_rect.txt (OTB) nor groundtruth.txt (GOT-10k/VOT) in {}",
+                dir.display()
+            );
+        };
+        let frame_dir = frame_dirs
+            .iter()
+            .find(|d| d.is_dir() && !list_images(d).unwrap_or_default().is_empty())
+            .unwrap_or(&frame_dirs[0]);
+        let frames = list_images(frame_dir).unwrap_or_default();
+        if frames.is_empty() {
+            bail!(
+                "no frames: no images ({}) in {}",
+                IMAGE_EXTENSIONS.join(", "),
+                frame_dir.display()
+            );
+        }
+        let (truth, polygons) = read_truth(&truth_path, one_based)?;
+        if truth.len() != frames.len() {
+            bail!(
+                "{} frames in {} but {} ground-truth lines in {}",
+                frames.len(),
+                frame_dir.display(),
+                truth.len(),
+                truth_path.display()
+            );
+        }
+        if truth.iter().all(Option::is_none) {
+            bail!("{} holds no valid box", truth_path.display());
+        }
+        let layout = if one_based {
+            Layout::Otb
+        } else if polygons {
+            Layout::Vot
+        } else {
+            Layout::Got10k
+        };
+        Ok(Self {
+            name: name.to_string(),
+            layout,
+            frames,
+            truth,
+        })
+    }
+
+    /// The frame the trackers start on: the first with a valid ground-truth box.
+    pub fn init_frame(&self) -> Option<usize> {
+        self.truth.iter().position(Option::is_some)
+    }
+}
+
+/// Ground truth of one file (0-based), and whether it held 8-value polygons. Blank lines are skipped.
+pub fn read_truth(path: &Path, one_based: bool) -> Result<(Vec<Option<BBox>>, bool)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read ground truth {}", path.display()))?;
+    let mut polygons = false;
+    let mut boxes = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        polygons |= line
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .count()
+            == 8;
+        let parsed = parse_annotation(line)
+            .with_context(|| format!("{}:{}: malformed line", path.display(), number + 1))?;
+        boxes.push(to_zero_based(parsed, one_based));
+    }
+    Ok((boxes, polygons))
+}
+
+/// Reads a results file (OTB text, 1-based `x,y,w,h` per line). Rows that are NaN or malformed in value stay in
+/// place as `None` so that line numbers keep matching frames; a row that is not a box at all is an error.
+pub fn read_results(path: &Path) -> Result<Vec<Option<BBox>>> {
+    Ok(read_truth(path, true)?.0)
+}
+
+fn to_zero_based(b: Option<BBox>, one_based: bool) -> Option<BBox> {
+    let b = b.filter(|b| b.is_finite() && b.w > 0.0 && b.h > 0.0)?;
+    let shift = if one_based { 1.0 } else { 0.0 };
+    Some(BBox::new(b.x - shift, b.y - shift, b.w, b.h))
+}
+
+fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    images.sort();
+    Ok(images)
+}
+
+/// The sequences to evaluate: `select` when given (in that order), else `list.txt`, else every sub-folder (sorted).
+pub fn sequence_names(root: &Path, select: Option<&[String]>) -> Result<Vec<String>> {
+    if !root.is_dir() {
+        bail!("dataset folder {} not found", root.display());
+    }
+    if let Some(names) = select {
+        return Ok(names.to_vec());
+    }
+    let list = root.join("list.txt");
+    let names: Vec<String> = if list.is_file() {
+        std::fs::read_to_string(&list)
+            .with_context(|| format!("cannot read {}", list.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    } else {
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .with_context(|| format!("cannot read dataset folder {}", root.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    };
+    if names.is_empty() {
+        bail!("no sequences in {}", root.display());
+    }
+    Ok(names)
+}

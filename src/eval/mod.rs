@@ -1,0 +1,361 @@
+//! Benchmarking: run trackers over a dataset (`eval`), score existing results (`score`), and time the stages of
+//! the SiamFC tracker (`bench`).
+//!
+//! `eval` decodes every frame once and feeds it to each tracker in turn, so all trackers see identical frames.
+//! A tracker that fails to initialise or update on a frame reports its last box (or the initial box) for it; the
+//! other trackers carry on. A sequence that cannot be read (missing ground truth, frame/ground-truth count
+//! mismatch, no frames, an undecodable frame) is reported as failed, naming it, and the others still run.
+
+pub mod bench;
+pub mod dataset;
+pub mod metrics;
+pub mod peers;
+pub mod plot;
+pub mod report;
+
+use crate::bbox::BBox;
+use crate::config::ModelConfig;
+use crate::model::EncoderOptions;
+use crate::tracklog::otb_line;
+use anyhow::{bail, Context, Result};
+use dataset::{read_results, sequence_names, Sequence};
+use indicatif::{ProgressBar, ProgressStyle};
+use opencv::imgcodecs;
+use opencv::prelude::*;
+use peers::{make_tracker, SingleTracker, TrackerKind};
+use report::{Failure, Report, SequenceResult, Timing, TrackerReport, DEFINITIONS};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub struct EvalOptions {
+    pub dataset: PathBuf,
+    pub trackers: Vec<TrackerKind>,
+    /// Sequences to run, in order; `None`: `list.txt` or every sub-folder.
+    pub sequences: Option<Vec<String>>,
+    /// Result files go to `<results_dir>/<tracker>/<sequence>.txt`.
+    pub results_dir: PathBuf,
+    pub report: PathBuf,
+    /// Folder of the plots.
+    pub plots_dir: PathBuf,
+    /// Model and encoder options; needed for `siamfc`.
+    pub model: Option<(ModelConfig, EncoderOptions)>,
+    pub progress: bool,
+}
+
+pub struct ScoreOptions {
+    pub dataset: PathBuf,
+    /// One folder of `<sequence>.txt` files per tracker, named by the folder.
+    pub results: Vec<PathBuf>,
+    pub sequences: Option<Vec<String>>,
+    pub report: PathBuf,
+    pub plots_dir: PathBuf,
+}
+
+/// What `eval` and `score` produced; `failures` > 0 means some sequence (or some tracker's results) failed.
+pub struct Outcome {
+    pub report: Report,
+    pub plots: Vec<PathBuf>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        !self.report.failures.is_empty()
+    }
+}
+
+fn progress_bar(len: usize, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} sequences [{elapsed} < {eta}] {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// One tracker's state over a sequence.
+struct Runner {
+    kind: TrackerKind,
+    tracker: Box<dyn SingleTracker>,
+    boxes: Vec<BBox>,
+    last: BBox,
+    live: bool,
+    timing: Timing,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl Runner {
+    fn reset(&mut self, init: BBox) {
+        self.boxes.clear();
+        self.last = init;
+        self.live = false;
+        self.timing = Timing::default();
+        self.errors = 0;
+        self.first_error = None;
+    }
+
+    fn fail(&mut self, frame: usize, error: anyhow::Error) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(format!("frame {frame}: {error:#}"));
+        }
+    }
+}
+
+/// Runs every tracker over `seq`, frames decoded once and shared.
+fn run_sequence(seq: &Sequence, runners: &mut [Runner]) -> Result<()> {
+    let init = seq.init_frame().context("no valid ground-truth box")?;
+    let init_box = seq.truth[init].expect("init frame has a box");
+    runners.iter_mut().for_each(|r| r.reset(init_box));
+    for (i, path) in seq.frames.iter().enumerate() {
+        if i < init {
+            // No box to start from yet: the initial box stands in (these frames are not scored).
+            runners.iter_mut().for_each(|r| r.boxes.push(init_box));
+            continue;
+        }
+        let started = Instant::now();
+        let image = imgcodecs::imread(path, imgcodecs::IMREAD_COLOR)?;
+        if image.empty() {
+            bail!("cannot decode frame {i} ({})", path.display());
+        }
+        let decode_s = started.elapsed().as_secs_f64();
+        for r in runners.iter_mut() {
+            r.timing.frames += 1;
+            r.timing.decode_s += decode_s;
+            let started = Instant::now();
+            if i == init {
+                match r.tracker.init(&image, init_box) {
+                    Ok(()) => r.live = true,
+                    Err(e) => r.fail(i, e),
+                }
+                r.timing.init_s += started.elapsed().as_secs_f64();
+            } else if r.live {
+                let result = r.tracker.update(&image);
+                r.timing.update_s += started.elapsed().as_secs_f64();
+                r.timing.updates += 1;
+                match result {
+                    Ok(Some(b)) => r.last = b,
+                    Ok(None) => {}
+                    Err(e) => r.fail(i, e),
+                }
+            }
+            let last = r.last;
+            r.boxes.push(last);
+        }
+    }
+    Ok(())
+}
+
+fn write_results(path: &Path, boxes: &[BBox]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    for b in boxes {
+        writeln!(out, "{}", otb_line(b))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn dataset_title(dataset: &Path) -> String {
+    dataset
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dataset.display().to_string())
+}
+
+fn finish(
+    command: &str,
+    dataset: &Path,
+    trackers: Vec<TrackerReport>,
+    failures: Vec<Failure>,
+    report_path: &Path,
+    plots_dir: &Path,
+) -> Result<Outcome> {
+    let report = Report {
+        command: command.to_string(),
+        dataset: dataset.display().to_string(),
+        created_unix: report::now_unix(),
+        definitions: DEFINITIONS,
+        trackers,
+        failures,
+    };
+    report.write(report_path)?;
+    let plots = if report.trackers.iter().any(|t| t.mean.sequences > 0) {
+        plot::write_plots(plots_dir, &report.trackers, &dataset_title(dataset))?
+    } else {
+        Vec::new()
+    };
+    Ok(Outcome { report, plots })
+}
+
+/// Runs the trackers over the dataset, writes result files, the report and the plots.
+pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
+    let names = sequence_names(&opts.dataset, opts.sequences.as_deref())?;
+    let mut runners = opts
+        .trackers
+        .iter()
+        .map(|&kind| {
+            Ok(Runner {
+                kind,
+                tracker: make_tracker(kind, opts.model.as_ref())?,
+                boxes: Vec::new(),
+                last: BBox::new(0.0, 0.0, 0.0, 0.0),
+                live: false,
+                timing: Timing::default(),
+                errors: 0,
+                first_error: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut results: Vec<Vec<SequenceResult>> = vec![Vec::new(); runners.len()];
+    let mut failures = Vec::new();
+    let bar = progress_bar(names.len(), opts.progress);
+    for name in &names {
+        bar.set_message(name.clone());
+        let outcome = Sequence::load(&opts.dataset.join(name)).and_then(|seq| {
+            run_sequence(&seq, &mut runners).with_context(|| format!("sequence {name}"))?;
+            Ok(seq)
+        });
+        let seq = match outcome {
+            Ok(seq) => seq,
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {e:#}"));
+                failures.push(Failure {
+                    sequence: name.clone(),
+                    tracker: None,
+                    error: format!("{e:#}"),
+                });
+                bar.inc(1);
+                continue;
+            }
+        };
+        for (r, out) in runners.iter().zip(results.iter_mut()) {
+            if let Some(error) = &r.first_error {
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: {} on {name}: {} frame(s) failed, the previous box was reported; first: {error}",
+                        r.kind.name(),
+                        r.errors
+                    )
+                });
+            }
+            let file = opts
+                .results_dir
+                .join(r.kind.name())
+                .join(format!("{name}.txt"));
+            write_results(&file, &r.boxes)?;
+            let pred: Vec<Option<BBox>> = r.boxes.iter().copied().map(Some).collect();
+            let score =
+                metrics::score(&pred, &seq.truth).with_context(|| format!("sequence {name}"))?;
+            out.push(SequenceResult {
+                sequence: name.clone(),
+                frames: seq.frames.len(),
+                score,
+                timing: Some(r.timing),
+                tracker_errors: r.errors,
+            });
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let trackers = runners
+        .iter()
+        .zip(&results)
+        .map(|(r, res)| TrackerReport::new(r.kind.name(), res))
+        .collect();
+    finish(
+        "eval",
+        &opts.dataset,
+        trackers,
+        failures,
+        &opts.report,
+        &opts.plots_dir,
+    )
+}
+
+/// Scores existing result files against the dataset's ground truth, writes the report and the plots.
+pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
+    let names = sequence_names(&opts.dataset, opts.sequences.as_deref())?;
+    if opts.results.is_empty() {
+        bail!("no results folder given");
+    }
+    let mut trackers: Vec<String> = Vec::new();
+    for dir in &opts.results {
+        if !dir.is_dir() {
+            bail!("results folder {} not found", dir.display());
+        }
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        trackers.push(if trackers.contains(&name) {
+            dir.display().to_string()
+        } else {
+            name
+        });
+    }
+    let mut results: Vec<Vec<SequenceResult>> = vec![Vec::new(); trackers.len()];
+    let mut failures = Vec::new();
+    for name in &names {
+        let seq = match Sequence::load(&opts.dataset.join(name)) {
+            Ok(seq) => seq,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failures.push(Failure {
+                    sequence: name.clone(),
+                    tracker: None,
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
+        for ((tracker, dir), out) in trackers.iter().zip(&opts.results).zip(results.iter_mut()) {
+            let file = dir.join(format!("{name}.txt"));
+            let scored = read_results(&file)
+                .and_then(|pred| metrics::score(&pred, &seq.truth))
+                .with_context(|| format!("sequence {name}, {tracker} results {}", file.display()));
+            match scored {
+                Ok(score) => out.push(SequenceResult {
+                    sequence: name.clone(),
+                    frames: seq.frames.len(),
+                    score,
+                    timing: None,
+                    tracker_errors: 0,
+                }),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    failures.push(Failure {
+                        sequence: name.clone(),
+                        tracker: Some(tracker.clone()),
+                        error: format!("{e:#}"),
+                    });
+                }
+            }
+        }
+    }
+    let reports = trackers
+        .iter()
+        .zip(&results)
+        .map(|(t, res)| TrackerReport::new(t, res))
+        .collect();
+    finish(
+        "score",
+        &opts.dataset,
+        reports,
+        failures,
+        &opts.report,
+        &opts.plots_dir,
+    )
+}
