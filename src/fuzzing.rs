@@ -1,8 +1,9 @@
 //! The invariants the fuzz targets in `fuzz/` check, kept here so the regression tests in `tests/fuzz_regressions.rs`
 //! replay the inputs the fuzzer found against exactly the same checks.
 
-use crate::bbox::{parse_annotation, BBox};
+use crate::bbox::BBox;
 use crate::config::ModelConfig;
+use crate::eval::dataset::parse_truth;
 use crate::tracker::PeakLocator;
 
 /// `--bbox` text: never panics; an accepted box is finite with positive size.
@@ -12,11 +13,11 @@ pub fn check_box_text(text: &str) {
     }
 }
 
-/// A ground-truth file: never panics; every box read is finite.
+/// A ground-truth file: never panics; every box read is finite with positive size.
 pub fn check_ground_truth(text: &str) {
-    for line in text.lines() {
-        if let Ok(Some(b)) = parse_annotation(line) {
-            assert!(b.is_finite(), "accepted {b:?}");
+    if let Ok((boxes, _)) = parse_truth(text, true, "fuzz") {
+        for b in boxes.iter().flatten() {
+            assert!(b.is_finite() && b.w > 0.0 && b.h > 0.0, "accepted {b:?}");
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The `siamtrack` command line: a thin layer over the library.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, Parser, Subcommand};
-use siamtrack::bbox::{parse_annotation, BBox};
+use siamtrack::bbox::BBox;
 use siamtrack::config::{ModelConfig, DEFAULT_MODEL};
 use siamtrack::eval::bench::{run_bench, BenchOptions};
+use siamtrack::eval::dataset::read_truth;
 use siamtrack::eval::peers::TrackerKind;
 use siamtrack::eval::{run_eval, run_score, EvalOptions, Outcome, ScoreOptions};
 use siamtrack::model::{Device, EncoderOptions};
@@ -62,6 +63,14 @@ struct ModelArgs {
     /// ONNX Runtime threads (0: all cores)
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Override a tracker hyper-parameter of the sidecar, e.g. `--set window_influence=0.3` (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or("expected KEY=VALUE")?;
+    Ok((key.trim().to_string(), value.trim().to_string()))
 }
 
 impl ModelArgs {
@@ -76,7 +85,11 @@ impl ModelArgs {
             device: self.device,
             threads: self.threads,
         };
-        Ok((ModelConfig::load(path)?, options))
+        let mut model = ModelConfig::load(path)?;
+        for (key, value) in &self.settings {
+            model.set_tracker_param(key, value)?;
+        }
+        Ok((model, options))
     }
 }
 
@@ -230,31 +243,19 @@ fn parse_range(text: &str) -> Result<std::ops::Range<usize>, String> {
 
 /// The first valid box of an OTB-style ground-truth file, converted to 0-based pixels.
 fn first_truth_box(path: &Path) -> Result<BBox> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read ground truth {}", path.display()))?;
-    for (number, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let parsed = parse_annotation(line).with_context(|| {
-            format!(
-                "{}:{}: malformed ground-truth line",
-                path.display(),
-                number + 1
-            )
-        })?;
-        if let Some(b) = parsed {
-            if number > 0 {
-                eprintln!("warning: the target first appears on line {} of {}; tracking starts on the first frame with that box", number + 1, path.display());
-            }
-            if b.w <= 0.0 || b.h <= 0.0 {
-                bail!("{}:{}: box has no area", path.display(), number + 1);
-            }
-            return Ok(BBox::new(b.x - 1.0, b.y - 1.0, b.w, b.h));
-        }
+    let (truth, _) = read_truth(path, true)?;
+    let first = truth
+        .iter()
+        .position(Option::is_some)
+        .ok_or_else(|| anyhow!("ground truth {} holds no box", path.display()))?;
+    if first > 0 {
+        eprintln!(
+            "warning: the target first appears on line {} of {}; tracking starts on the first frame with that box",
+            first + 1,
+            path.display()
+        );
     }
-    bail!("ground truth {} holds no box", path.display())
+    Ok(truth[first].expect("found above"))
 }
 
 fn display_available() -> bool {

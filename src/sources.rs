@@ -115,14 +115,16 @@ fn open_capture(spec: &SourceSpec) -> Result<videoio::VideoCapture> {
     Ok(capture)
 }
 
-fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The image files (by extension) in `dir`, sorted by name; an error when there are none.
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut images: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read folder {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         })
         .collect();
     images.sort();

@@ -136,7 +136,7 @@ fn bad_ground_truth_files() {
     assert_fails(
         &run(&["track", s(&video), "--init-gt", s(&gt), "--no-display"]),
         1,
-        "gt.txt:1: malformed ground-truth line",
+        "gt.txt:1: malformed line",
     );
     assert_fails(
         &run(&[

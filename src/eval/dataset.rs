@@ -12,10 +12,9 @@
 //! without one every sub-folder is a sequence.
 
 use crate::bbox::{parse_annotation, BBox};
-use anyhow::{bail, Context, Result};
+use crate::sources::list_images;
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
-
-const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "ppm"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,16 +65,9 @@ impl Sequence {
         };
         let frame_dir = frame_dirs
             .iter()
-            .find(|d| d.is_dir() && !list_images(d).unwrap_or_default().is_empty())
+            .find(|d| d.is_dir() && list_images(d).is_ok())
             .unwrap_or(&frame_dirs[0]);
-        let frames = list_images(frame_dir).unwrap_or_default();
-        if frames.is_empty() {
-            bail!(
-                "no frames: no images ({}) in {}",
-                IMAGE_EXTENSIONS.join(", "),
-                frame_dir.display()
-            );
-        }
+        let frames = list_images(frame_dir).map_err(|e| anyhow!("no frames: {e}"))?;
         let (truth, polygons) = read_truth(&truth_path, one_based)?;
         if truth.len() != frames.len() {
             bail!(
@@ -114,6 +106,11 @@ impl Sequence {
 pub fn read_truth(path: &Path, one_based: bool) -> Result<(Vec<Option<BBox>>, bool)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read ground truth {}", path.display()))?;
+    parse_truth(&text, one_based, &path.display().to_string())
+}
+
+/// [`read_truth`] of text already read; `origin` names it in errors.
+pub fn parse_truth(text: &str, one_based: bool, origin: &str) -> Result<(Vec<Option<BBox>>, bool)> {
     let mut polygons = false;
     let mut boxes = Vec::new();
     for (number, line) in text.lines().enumerate() {
@@ -126,7 +123,7 @@ pub fn read_truth(path: &Path, one_based: bool) -> Result<(Vec<Option<BBox>>, bo
             .count()
             == 8;
         let parsed = parse_annotation(line)
-            .with_context(|| format!("{}:{}: malformed line", path.display(), number + 1))?;
+            .with_context(|| format!("{origin}:{}: malformed line", number + 1))?;
         boxes.push(to_zero_based(parsed, one_based));
     }
     Ok((boxes, polygons))
@@ -142,20 +139,6 @@ fn to_zero_based(b: Option<BBox>, one_based: bool) -> Option<BBox> {
     let b = b.filter(|b| b.is_finite() && b.w > 0.0 && b.h > 0.0)?;
     let shift = if one_based { 1.0 } else { 0.0 };
     Some(BBox::new(b.x - shift, b.y - shift, b.w, b.h))
-}
-
-fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    images.sort();
-    Ok(images)
 }
 
 /// The sequences to evaluate: `select` when given (in that order), else `list.txt`, else every sub-folder (sorted).
