@@ -59,9 +59,6 @@ pub struct TrackerParams {
     /// When > 0, correlate only the central k x k cells of the template features.
     #[serde(default)]
     pub template_crop: usize,
-    /// confidence = sigmoid(response_scale * xcorr + response_bias).
-    pub response_scale: f64,
-    pub response_bias: f64,
     /// The box never shrinks below / grows beyond these multiples of its initial size.
     #[serde(default = "default_min_size_ratio")]
     pub min_size_ratio: f64,
@@ -84,6 +81,9 @@ pub struct TrackerParams {
     /// Search crops embedded per frame while scanning for a lost target (bounds the cost of a lost frame).
     #[serde(default = "default_max_scan_tiles")]
     pub max_scan_tiles: usize,
+    /// Target sizes, relative to the last one, that the scan for a lost target tries.
+    #[serde(default = "default_scan_scales")]
+    pub scan_scales: Vec<f64>,
 }
 
 fn default_min_size_ratio() -> f64 {
@@ -109,6 +109,9 @@ fn default_search_growth() -> f64 {
 }
 fn default_max_scan_tiles() -> usize {
     9
+}
+fn default_scan_scales() -> Vec<f64> {
+    vec![0.7, 1.0, 1.4]
 }
 
 impl ModelConfig {
@@ -223,6 +226,12 @@ impl ModelConfig {
         if !(0.0 <= t.lost_below && t.lost_below <= t.uncertain_below && t.uncertain_below <= 1.0) {
             bail!("tracker: need 0 <= lost_below <= uncertain_below <= 1");
         }
+        if t.scan_scales.is_empty()
+            || t.scan_scales.len() > 8
+            || t.scan_scales.iter().any(|s| !(0.1..=10.0).contains(s))
+        {
+            bail!("tracker: scan_scales needs 1 to 8 values in 0.1..10");
+        }
         if t.search_growth < 1.0 || !(0.0..=1.0).contains(&t.recover_above) {
             bail!("tracker: search_growth must be >= 1 and recover_above in 0..1");
         }
@@ -246,8 +255,7 @@ pub(crate) mod tests {
         "template_size": 127, "search_size": 255, "total_stride": 8, "channels": 40,
         "template_feature_size": 16, "search_feature_size": 32,
         "tracker": {"context": 0.5, "scale_num": 3, "scale_step": 1.0375, "scale_penalty": 0.9745,
-                    "scale_lr": 0.59, "window_influence": 0.176, "response_up": 16,
-                    "response_scale": 0.001, "response_bias": 0.0}
+                    "scale_lr": 0.59, "window_influence": 0.176, "response_up": 16}
     }"#;
 
     #[test]

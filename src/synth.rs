@@ -103,16 +103,23 @@ impl Clip {
         let mut background =
             Mat::new_rows_cols_with_default(spec.height, spec.width, CV_8UC3, Scalar::all(110.0))?;
         texture(&mut background, &mut rng, 400, spec.height as f64 / 8.0)?;
-        // The target: a bold, distinct texture with a dark border, about 1/8 of the frame height tall.
+        // The target: a checkerboard in two complementary colours under a few shapes, with a dark border: a
+        // structure the background of blobs never shows, so the target is unambiguous when present. About 1/6 of
+        // the frame height tall.
         let base_h = (spec.height as f64 / 6.0).round();
         let base_size = ((base_h * 1.3).round(), base_h);
-        let mut target = Mat::new_rows_cols_with_default(
-            base_size.1 as i32 * 2,
-            base_size.0 as i32 * 2,
-            CV_8UC3,
-            rng.colour(),
-        )?;
-        texture(&mut target, &mut rng, 30, base_h / 1.5)?;
+        let (tw, th) = (base_size.0 as i32 * 2, base_size.1 as i32 * 2);
+        let light = rng.colour();
+        let dark = Scalar::new(255.0 - light[0], 255.0 - light[1], 255.0 - light[2], 0.0);
+        let mut target = Mat::new_rows_cols_with_default(th, tw, CV_8UC3, light)?;
+        let cell = (th / 4).max(1);
+        for row in 0..(th + cell - 1) / cell {
+            for col in (row % 2..(tw + cell - 1) / cell).step_by(2) {
+                let square = Rect::new(col * cell, row * cell, cell, cell);
+                imgproc::rectangle(&mut target, square, dark, -1, imgproc::LINE_8, 0)?;
+            }
+        }
+        texture(&mut target, &mut rng, 6, base_h / 2.0)?;
         let (tw, th) = (target.cols(), target.rows());
         imgproc::rectangle(
             &mut target,

@@ -18,7 +18,8 @@ use std::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Track {
     pub bbox: BBox,
-    /// Confidence of the match in 0..1 (sigmoid of the calibrated response peak).
+    /// Confidence of the match in 0..1: the response peak relative to how the target matched itself on the
+    /// first frame (1) and to the background level of that first response (0).
     pub score: f32,
     pub state: TrackState,
 }
@@ -70,6 +71,8 @@ struct TargetState {
 
 struct Target {
     state: TargetState,
+    /// The first frame's response: background level (median) and the target's match with itself (peak).
+    reference: (f32, f32),
     /// Consecutive frames without a trusted match; 0 while tracking.
     lost_frames: u32,
     /// Next tile of the recovery scan, so successive frames cover the whole grid.
@@ -86,12 +89,8 @@ pub struct Motion {
     pub dy: f64,
     /// Damped size factor.
     pub scale: f64,
-    /// Confidence at the chosen peak, 0..1.
-    pub score: f32,
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    /// Raw correlation at the chosen peak.
+    pub response: f32,
 }
 
 fn hann(n: usize) -> Vec<f32> {
@@ -140,26 +139,38 @@ impl PeakLocator {
     /// map of scale k; `search_side` the nominal search crop side in frame pixels. `None` when the maps hold NaN.
     pub fn locate(&self, raw: &[Array2<f32>], search_side: f64) -> Result<Option<Motion>> {
         let p = &self.params;
-        let confidences = raw
+        let maps = raw
             .iter()
-            .map(|r| self.upsampled_confidence(r))
+            .map(|r| self.upsample(r))
             .collect::<Result<Vec<_>>>()?;
-        let centre = self.scale_factors.len() / 2;
-        let penalised = |k: usize| {
-            let peak = confidences[k].1;
-            if k == centre {
-                peak
-            } else {
-                peak * p.scale_penalty as f32
-            }
-        };
-        if (0..confidences.len()).any(|k| penalised(k).is_nan()) {
+        let peaks: Vec<f32> = maps.iter().map(|(_, peak)| *peak).collect();
+        if peaks.iter().any(|v| v.is_nan()) {
             return Ok(None);
         }
-        let best = (0..confidences.len())
+        // The multiplicative scale penalty needs non-negative responses: shift by the lowest response of all
+        // scales (learned correlations can be negative, where a penalty < 1 would favour a scale).
+        let floor = maps
+            .iter()
+            .map(|(m, _)| {
+                m.data_typed::<f32>()
+                    .map(|v| v.iter().copied().fold(f32::INFINITY, f32::min))
+            })
+            .collect::<opencv::Result<Vec<f32>>>()?
+            .into_iter()
+            .fold(f32::INFINITY, f32::min);
+        let centre = self.scale_factors.len() / 2;
+        let penalised = |k: usize| {
+            let shifted = peaks[k] - floor;
+            if k == centre {
+                shifted
+            } else {
+                shifted * p.scale_penalty as f32
+            }
+        };
+        let best = (0..maps.len())
             .max_by(|&a, &b| penalised(a).total_cmp(&penalised(b)))
             .unwrap_or(centre);
-        let (row, col, score) = self.windowed_peak(&confidences[best].0)?;
+        let (row, col, response) = self.windowed_peak(&maps[best].0)?;
         let up_side = self.window.nrows() as f64;
         let factor = self.scale_factors[best];
         let to_frame =
@@ -168,41 +179,38 @@ impl PeakLocator {
             dx: (col as f64 - (up_side - 1.0) / 2.0) * to_frame,
             dy: (row as f64 - (up_side - 1.0) / 2.0) * to_frame,
             scale: 1.0 - p.scale_lr + p.scale_lr * factor,
-            score,
+            response,
         }))
     }
 
-    /// Calibrates a correlation map to confidence and upsamples it; returns it with its peak.
-    fn upsampled_confidence(&self, raw: &Array2<f32>) -> Result<(Mat, f32)> {
-        let p = &self.params;
+    /// Upsamples a correlation map (bicubic) for sub-cell peak localisation; returns it with its peak.
+    fn upsample(&self, raw: &Array2<f32>) -> Result<(Mat, f32)> {
         let side = raw.nrows() as i32;
-        let calibrated: Vec<f32> = raw
-            .iter()
-            .map(|&r| sigmoid(p.response_scale * r as f64 + p.response_bias) as f32)
-            .collect();
-        let peak = if calibrated.iter().any(|v| v.is_nan()) {
+        let values = raw.as_standard_layout();
+        let values = values.as_slice().expect("standard layout");
+        let peak = if values.iter().any(|v| v.is_nan()) {
             f32::NAN
         } else {
-            calibrated.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
         };
-        let small = Mat::new_rows_cols_with_data(side, side, &calibrated)?;
-        let up = (side as usize * p.response_up) as i32;
-        let mut confidence = Mat::default();
+        let small = Mat::new_rows_cols_with_data(side, side, values)?;
+        let up = (side as usize * self.params.response_up) as i32;
+        let mut upsampled = Mat::default();
         imgproc::resize(
             &small,
-            &mut confidence,
+            &mut upsampled,
             Size::new(up, up),
             0.0,
             0.0,
             imgproc::INTER_CUBIC,
         )?;
-        Ok((confidence, peak))
+        Ok((upsampled, peak))
     }
 
-    /// SiamFC's normalisation and cosine window; returns the peak's (row, column) and its confidence.
-    fn windowed_peak(&self, confidence: &Mat) -> Result<(usize, usize, f32)> {
-        ensure!(confidence.typ() == CV_32F && confidence.is_continuous());
-        let values = confidence.data_typed::<f32>()?;
+    /// SiamFC's normalisation and cosine window; returns the peak's (row, column) and its raw response.
+    fn windowed_peak(&self, response: &Mat) -> Result<(usize, usize, f32)> {
+        ensure!(response.typ() == CV_32F && response.is_continuous());
+        let values = response.data_typed::<f32>()?;
         let min = values.iter().copied().fold(f32::INFINITY, f32::min);
         let sum: f32 = values.iter().map(|v| v - min).sum();
         let influence = self.params.window_influence as f32;
@@ -217,7 +225,7 @@ impl PeakLocator {
                 |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
             );
         let side = self.window.ncols();
-        Ok((best / side, best % side, values[best].clamp(0.0, 1.0)))
+        Ok((best / side, best % side, values[best]))
     }
 }
 
@@ -317,11 +325,29 @@ impl Tracker {
                 size,
                 initial_size: size,
             },
+            reference: (0.0, 1.0),
             lost_frames: 0,
             scan_cursor: 0,
             template,
         });
+        // How the target matches itself, in its own search region: the scale of the confidence.
+        let raw = self.correlate(frame, &[(bbox.center(), self.search_side(size))])?;
+        let mut values: Vec<f32> = raw[0].iter().copied().filter(|v| v.is_finite()).collect();
+        ensure!(
+            !values.is_empty(),
+            "the encoder gave no finite response on the first frame"
+        );
+        values.sort_by(f32::total_cmp);
+        let (floor, peak) = (values[values.len() / 2], values[values.len() - 1]);
+        self.target.as_mut().expect("set above").reference = (floor, peak);
         Ok(())
+    }
+
+    /// Confidence in 0..1 of a raw response, relative to the first frame's (see [`Track::score`]).
+    fn confidence(&self, response: f32) -> f32 {
+        let (floor, peak) = self.target.as_ref().expect("initialised").reference;
+        let span = (peak - floor).max(f32::EPSILON * peak.abs().max(1.0));
+        ((response - floor) / span).clamp(0.0, 1.0)
     }
 
     /// Locates the target in the next frame. While the target is lost the box stays where it was last seen and
@@ -377,67 +403,77 @@ impl Tracker {
         let frame_size = (frame.cols() as f64, frame.rows() as f64);
         let next = motion.map(|m| state.moved(&m, frame_size, &self.model.tracker));
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
-        Ok((next, motion.map_or(0.0, |m| m.score)))
+        Ok((next, motion.map_or(0.0, |m| self.confidence(m.response))))
     }
 
     /// One step of the search for a lost target: a region around the last position, growing with each lost frame
-    /// until it covers the frame, is tiled with search crops at the target's scale; at most `max_scan_tiles` are
-    /// embedded per frame, taking turns. Returns the new state when a tile matches with `recover_above` confidence.
+    /// until it covers the frame, is tiled with search crops at the target's scale times each of `scan_scales`;
+    /// at most `max_scan_tiles` are embedded per frame, taking turns. Returns the new state when a tile matches with `recover_above` confidence.
     fn recover(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
         let p = self.model.tracker.clone();
         let target = self.target.as_ref().expect("initialised");
         let state = target.state.clone();
         let search_side = self.search_side(state.size);
-        // Frame pixels per response cell, and the span of target centres one tile can see.
-        let cell = self.model.total_stride as f64 * search_side / self.model.search_size as f64;
-        let span = (self.model.response_size() as f64 - 1.0).max(1.0) * cell;
         let (width, height) = (frame.cols() as f64, frame.rows() as f64);
         let region =
             (search_side * p.search_growth.powi(target.lost_frames as i32)).min(width.max(height));
-        let axis = |centre: f64, extent: f64| -> Vec<f64> {
-            let side = region.min(extent);
-            let start = (centre - side / 2.0).clamp(0.0, extent - side);
-            let n = (side / span).ceil().max(1.0) as usize;
-            (0..n)
-                .map(|i| start + side * (i as f64 + 0.5) / n as f64)
-                .collect()
-        };
-        let (xs, ys) = (axis(state.center.0, width), axis(state.center.1, height));
-        let grid: Vec<(f64, f64)> = ys
-            .iter()
-            .flat_map(|&y| xs.iter().map(move |&x| (x, y)))
-            .collect();
+        // Tiles for every scan scale (the target may come back nearer or farther), each grid spaced by the span
+        // of target centres one tile sees.
+        let mut grid: Vec<((f64, f64), f64)> = Vec::new();
+        for &scale in &p.scan_scales {
+            let cell = self.model.total_stride as f64 * search_side * scale
+                / self.model.search_size as f64;
+            let span = (self.model.response_size() as f64 - 1.0).max(1.0) * cell;
+            let axis = |centre: f64, extent: f64| -> Vec<f64> {
+                let side = region.min(extent);
+                let start = (centre - side / 2.0).clamp(0.0, extent - side);
+                let n = (side / span).ceil().max(1.0) as usize;
+                (0..n)
+                    .map(|i| start + side * (i as f64 + 0.5) / n as f64)
+                    .collect()
+            };
+            let (xs, ys) = (axis(state.center.0, width), axis(state.center.1, height));
+            grid.extend(
+                ys.iter()
+                    .flat_map(|&y| xs.iter().map(move |&x| ((x, y), scale))),
+            );
+        }
         let count = grid.len().min(p.max_scan_tiles.max(1));
         let first = target.scan_cursor % grid.len();
-        let tiles: Vec<((f64, f64), f64)> = (0..count)
-            .map(|i| (grid[(first + i) % grid.len()], search_side))
-            .collect();
+        let tiles: Vec<((f64, f64), f64)> =
+            (0..count).map(|i| grid[(first + i) % grid.len()]).collect();
         self.target.as_mut().expect("initialised").scan_cursor = first + count;
 
-        let raw = self.correlate(frame, &tiles)?;
+        let crops: Vec<_> = tiles
+            .iter()
+            .map(|&(centre, scale)| (centre, search_side * scale))
+            .collect();
+        let raw = self.correlate(frame, &crops)?;
         let located = Instant::now();
-        let mut best: Option<(f32, (f64, f64))> = None;
-        for (map, (centre, _)) in raw.iter().zip(&tiles) {
+        let mut best: Option<(f32, Motion)> = None;
+        for (map, &(centre, scale)) in raw.iter().zip(&tiles) {
+            let cell = self.model.total_stride as f64 * search_side * scale
+                / self.model.search_size as f64;
             let half = (map.nrows() as f64 - 1.0) / 2.0;
-            for ((i, j), &r) in map.indexed_iter() {
-                let score = sigmoid(p.response_scale * r as f64 + p.response_bias) as f32;
+            for ((i, j), &response) in map.indexed_iter() {
+                let score = self.confidence(response);
                 if best.is_none_or(|(b, _)| score > b) {
-                    let at = (
-                        centre.0 + (j as f64 - half) * cell,
-                        centre.1 + (i as f64 - half) * cell,
-                    );
-                    best = Some((score, at));
+                    let motion = Motion {
+                        dx: centre.0 + (j as f64 - half) * cell - state.center.0,
+                        dy: centre.1 + (i as f64 - half) * cell - state.center.1,
+                        scale,
+                        response,
+                    };
+                    best = Some((score, motion));
                 }
             }
         }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
-        let Some((score, at)) = best.filter(|(s, _)| s.is_finite()) else {
+        let Some((score, motion)) = best.filter(|(s, _)| s.is_finite()) else {
             return Ok((None, 0.0));
         };
-        let next = (score as f64 >= p.recover_above).then(|| TargetState {
-            center: (at.0.clamp(0.0, width), at.1.clamp(0.0, height)),
-            ..state
-        });
+        let next =
+            (score as f64 >= p.recover_above).then(|| state.moved(&motion, (width, height), &p));
         Ok((next, score))
     }
 
@@ -502,7 +538,7 @@ mod tests {
         assert!((motion.dx - 2.0 * 8.0 * 2.0).abs() < 2.0, "{motion:?}");
         assert!((motion.dy + 8.0 * 2.0).abs() < 2.0, "{motion:?}");
         assert_eq!(motion.scale, 1.0);
-        assert!(motion.score > 0.9);
+        assert!((motion.response - 3000.0).abs() < 300.0, "{motion:?}");
     }
 
     #[test]
@@ -543,7 +579,7 @@ mod tests {
             dx: 1e6,
             dy: -1e6,
             scale: 1.5,
-            score: 1.0,
+            response: 1.0,
         };
         let mut s = state.clone();
         for _ in 0..20 {
@@ -555,7 +591,7 @@ mod tests {
             dx: 0.0,
             dy: 0.0,
             scale: 0.5,
-            score: 1.0,
+            response: 1.0,
         };
         for _ in 0..20 {
             s = s.moved(&shrink, (100.0, 80.0), &p);
