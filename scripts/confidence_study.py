@@ -81,6 +81,8 @@ def main():
     parser.add_argument("--model", help="model sidecar (default: the shipped one)")
     parser.add_argument("--binary", default=str(REPO / "target" / "release" / "siamtrack"))
     parser.add_argument("--compare-recovery", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="tracker hyper-parameter override for every run (repeatable)")
     args = parser.parse_args()
     names = (args.sequences.split(",") if args.sequences
              else sorted(p.name for p in args.data.iterdir() if (p / "groundtruth_rect.txt").is_file()))
@@ -91,9 +93,10 @@ def main():
     for name in names:
         seq = args.data / name
         truth = read_truth(seq / "groundtruth_rect.txt")
-        runs = {"on": track(args.binary, seq, args.model, [])}
+        overrides = [arg for kv in args.set for arg in ("--set", kv)]
+        runs = {"on": track(args.binary, seq, args.model, overrides)}
         if args.compare_recovery:
-            runs["off"] = track(args.binary, seq, args.model, ["--set", "lost_below=0"])
+            runs["off"] = track(args.binary, seq, args.model, overrides + ["--set", "lost_below=0"])
         result = {}
         for mode, rows in runs.items():
             ious = [None if t is None else iou([float(r[k]) for k in "xywh"], t) for r, t in zip(rows, truth)]

@@ -14,13 +14,14 @@ import torch
 
 import crops
 from sequences import load_sequences
-from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, SiamNet, center_crop, unit_energy_scale, xcorr
+from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, SiamNet
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN_DATA = REPO.parent / "shared" / "data" / "train"
 OPSET = 18  # the torch exporter writes 18 natively (its Pad cannot be down-converted to 17)
 # Features reach |40|, where float32 rounding of reordered sums is ~1e-4; allow 1e-5 of the feature range.
 PARITY_TOLERANCE = 1e-5
+UNTRAINED_TEMPLATE_CROP = 8
 # SiamFC (Bertinetto et al. 2016) tracking hyper-parameters, used when no checkpoint config gives others.
 DEFAULT_TRACKER = {
     "context": crops.CONTEXT,
@@ -33,8 +34,9 @@ DEFAULT_TRACKER = {
 }
 
 
-def calibration_crops(data_root, n_sequences=6, pairs_per_sequence=4, frame_gap=20):
-    """(templates, searches) from train frames: template at frame i, search centred on the target at frame i+gap."""
+def sample_crops(data_root, n_sequences=6, pairs_per_sequence=4, frame_gap=20):
+    """(templates, searches) from train frames, for the parity check: template at frame i, search centred on the
+    target at frame i+gap."""
     templates, searches = [], []
     sequences = load_sequences(data_root)
     for seq in sequences[:: max(1, len(sequences) // n_sequences)][:n_sequences]:
@@ -48,21 +50,6 @@ def calibration_crops(data_root, n_sequences=6, pairs_per_sequence=4, frame_gap=
                 side = crops.template_side(w, h) * size / crops.TEMPLATE_SIZE
                 out.append(crops.crop_square(crops.read_rgb(seq.frames[frame]), cx, cy, side, size))
     return (crops.normalise(templates, LITE0_MEAN, LITE0_STD), crops.normalise(searches, LITE0_MEAN, LITE0_STD))
-
-
-def untrained_response_scale(net, templates, searches):
-    """siamnet.unit_energy_scale on train crops, with the scaled responses at the target (map centre) and
-    elsewhere, for the report."""
-    with torch.no_grad():
-        z = center_crop(net.embed(torch.from_numpy(templates)), net.template_crop)
-        x = net.embed(torch.from_numpy(searches))
-        scale = unit_energy_scale(z)
-        response = scale * xcorr(z, x)[:, 0]
-    mid = response.shape[-1] // 2
-    at_target = response[:, mid, mid]
-    mask = torch.ones_like(response[0], dtype=torch.bool)
-    mask[mid - 2:mid + 3, mid - 2:mid + 3] = False
-    return scale, at_target, response[:, mask]
 
 
 def export_onnx(embed, path):
@@ -102,7 +89,9 @@ def check_and_time(embed, path, inputs):
 def load_model(checkpoint):
     """(SiamNet, config dict or None): the checkpoint's trained model, or the ImageNet trunk."""
     if checkpoint is None:
-        net = SiamNet(STRIDE8_DEPTH)
+        # Only the central 8x8 template cells (the target itself): with the whole 16x16 template, untrained
+        # features match the background context and the box stays where the background was.
+        net = SiamNet(STRIDE8_DEPTH, template_crop=UNTRAINED_TEMPLATE_CROP)
         net.embed.trunk.load_imagenet()
         return net.eval(), None
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -112,20 +101,14 @@ def load_model(checkpoint):
     return net.eval(), config
 
 
-def export_model(checkpoint, name, out_dir, description=None, calibration_data=DEFAULT_TRAIN_DATA):
+def export_model(checkpoint, name, out_dir, description=None, sample_data=DEFAULT_TRAIN_DATA):
     """Write out_dir/name.onnx + name.json from a checkpoint (None = ImageNet trunk), after the ORT parity check."""
     net, config = load_model(checkpoint)
-    templates, searches = calibration_crops(calibration_data)
+    templates, searches = sample_crops(sample_data)
     if config is None:
-        scale, at_target, background = untrained_response_scale(net, templates, searches)
-        bias = 0.0
-        print(f"response_scale = {scale:.4g} from {len(templates)} train pairs; scaled xcorr at the target: "
-              f"mean {at_target.mean():.3f}, elsewhere: mean {background.mean():.3f} (5-95%: "
-              f"{background.quantile(0.05):.3f}..{background.quantile(0.95):.3f})")
         tracker = dict(DEFAULT_TRACKER)
         description = description or "EfficientNet-Lite0 ImageNet trunk cut at stride 8 (40 ch), no tracking training"
     else:
-        scale, bias = net.response_scale.item(), net.response_bias.item()
         tracker = {key: config["tracker"].get(key, value) for key, value in DEFAULT_TRACKER.items()}
         description = description or (f"EfficientNet-Lite0 Siamese trunk (depth {config['depth']}, stride 8) "
                                        f"trained for tracking, {config['loss']} loss, step {config['step']}")
@@ -151,7 +134,7 @@ def export_model(checkpoint, name, out_dir, description=None, calibration_data=D
         "channels": int(shapes["1x127"][1]),
         "template_feature_size": int(shapes["1x127"][-1]),
         "search_feature_size": int(shapes["3x255"][-1]),
-        "tracker": {**tracker, "template_crop": net.template_crop, "response_scale": scale, "response_bias": bias},
+        "tracker": {**tracker, "template_crop": net.template_crop},
     }
     sidecar_path = out_dir / f"{name}.json"
     sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
@@ -164,11 +147,11 @@ def main():
     parser.add_argument("--name", default="effnet_lite0_s8")
     parser.add_argument("--out-dir", type=Path, default=REPO / "models")
     parser.add_argument("--description", help="one line for the sidecar")
-    parser.add_argument("--calibration-data", type=Path, default=DEFAULT_TRAIN_DATA,
-                        help="train sequences used to measure the untrained response scale")
+    parser.add_argument("--sample-data", type=Path, default=DEFAULT_TRAIN_DATA,
+                        help="train sequences whose crops feed the ONNX Runtime parity check")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    export_model(args.checkpoint, args.name, args.out_dir, args.description, args.calibration_data)
+    export_model(args.checkpoint, args.name, args.out_dir, args.description, args.sample_data)
 
 
 if __name__ == "__main__":

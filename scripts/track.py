@@ -1,7 +1,7 @@
 """Python SiamFC tracker and OTB success AUC, for the periodic dev evaluation during training.
 
-Same geometry and hyper-parameters as the sidecar the Rust tracker reads; the scale penalty and the cosine window
-act on the confidence sigmoid(response), which is positive, so a penalty < 1 always lowers a scale's score.
+Same geometry, hyper-parameters and peak choice as the Rust tracker (src/tracker.rs): the scale penalty acts on
+responses shifted to be non-negative, so a penalty < 1 always lowers a scale's score.
 """
 import argparse
 from pathlib import Path
@@ -41,12 +41,13 @@ class SiamFCTracker:
         pad = img.reshape(-1, 3).mean(0)
         searches = [crops.crop_square(img, self.cx, self.cy, x_side * s, crops.SEARCH_SIZE, pad) for s in self.scales]
         feats = self._embed(searches)
-        response = self.net.response_scale * xcorr(self.template.expand(len(searches), -1, -1, -1), feats)
-        confidence = torch.sigmoid(response + self.net.response_bias)[:, 0].cpu().numpy()
-        up = confidence.shape[-1] * self.cfg["response_up"]
-        maps = np.stack([cv2.resize(c, (up, up), interpolation=cv2.INTER_CUBIC) for c in confidence])
-        maps[np.arange(len(self.scales)) != len(self.scales) // 2] *= self.cfg["scale_penalty"]
-        best = int(maps.reshape(len(maps), -1).max(1).argmax())
+        response = xcorr(self.template.expand(len(searches), -1, -1, -1), feats)[:, 0].cpu().numpy()
+        up = response.shape[-1] * self.cfg["response_up"]
+        maps = np.stack([cv2.resize(r, (up, up), interpolation=cv2.INTER_CUBIC) for r in response])
+        # As the Rust tracker: the scale penalty acts on responses shifted to be non-negative.
+        peaks = maps.reshape(len(maps), -1).max(1) - maps.min()
+        peaks[np.arange(len(self.scales)) != len(self.scales) // 2] *= self.cfg["scale_penalty"]
+        best = int(peaks.argmax())
         score = maps[best] - maps[best].min()
         score /= score.sum() + 1e-16
         window = np.outer(np.hanning(up), np.hanning(up))
@@ -101,10 +102,6 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     net, config = export.load_model(args.checkpoint)
-    if config is None:
-        templates, searches = export.calibration_crops(export.DEFAULT_TRAIN_DATA)
-        with torch.no_grad():
-            net.log_response_scale.fill_(np.log(export.untrained_response_scale(net, templates, searches)[0]))
     tracker = dict(export.DEFAULT_TRACKER, template_crop=net.template_crop) if config is None else config["tracker"]
     names = [n for n in args.seqs.split(",") if n] or None
     aucs = dev_auc(net, tracker, LITE0_MEAN, LITE0_STD, TOTAL_STRIDE, args.dev_data, names, args.frames)

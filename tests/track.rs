@@ -217,3 +217,53 @@ fn q_key_quits() {
         "stopped early with a valid log, {rows} rows"
     );
 }
+
+/// Frames after the target's return within which it must be tracked again.
+const MAX_REACQUIRE_FRAMES: usize = 15;
+
+#[test]
+fn target_that_leaves_is_reported_lost_and_reacquired() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = siamtrack::synth::ClipSpec {
+        absent: Some(60..100),
+        ..small_spec(200, 7)
+    };
+    let (video, truth_path) = generated_clip(dir.path(), "gone.mp4", spec);
+    let log = dir.path().join("track.csv");
+    let out = run(&[
+        "track",
+        video.to_str().unwrap(),
+        "--init-gt",
+        truth_path.to_str().unwrap(),
+    ]
+    .into_iter()
+    .chain(["--no-display", "--log", log.to_str().unwrap()])
+    .collect::<Vec<_>>());
+    assert!(out.status.success());
+    let rows = read_records(&log, LogFormat::Csv).unwrap();
+    let truth = read_truth(&truth_path);
+    let lost = (60..100)
+        .filter(|&i| rows[i].state == siamtrack::TrackState::Lost)
+        .count();
+    assert!(
+        lost >= 32,
+        "lost on only {lost} of the 40 frames without target"
+    );
+    let first = rows[0].bbox();
+    assert!(
+        rows.iter()
+            .all(|r| r.w <= 5.0 * first.w && r.h <= 5.0 * first.h),
+        "the box never grows without bound"
+    );
+    let back = (100..100 + MAX_REACQUIRE_FRAMES).find(|&i| {
+        rows[i].state != siamtrack::TrackState::Lost && rows[i].bbox().iou(&truth[i].unwrap()) > 0.5
+    });
+    assert!(
+        back.is_some(),
+        "not re-acquired within {MAX_REACQUIRE_FRAMES} frames"
+    );
+    // And it keeps the target afterwards.
+    let boxes: Vec<_> = rows[100..].iter().map(|r| r.bbox()).collect();
+    let iou = mean_iou(&boxes, &truth[100..]);
+    assert!(iou > MIN_MEAN_IOU, "mean IoU {iou:.3} after the return");
+}
