@@ -29,8 +29,8 @@ def evaluate(args, settings, out_dir):
            "--plots", str(out_dir)]
     if args.sequences:
         cmd += ["--sequences", args.sequences]
-    for key, value in settings.items():
-        cmd += ["--set", f"{key}={value}"]
+    for setting in args.set + [f"{key}={value}" for key, value in settings.items()]:
+        cmd += ["--set", setting]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     report = json.loads((out_dir / "report.json").read_text())
     mean = report["trackers"][0]["mean"]
@@ -47,6 +47,8 @@ def main():
     parser.add_argument("--out", type=Path, default=REPO / "out" / "tune")
     parser.add_argument("--binary", default=str(REPO / "target" / "release" / "siamtrack"))
     parser.add_argument("--write", action="store_true", help="store the best values in the sidecar")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="fixed hyper-parameter override for every trial (repeatable)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     sidecar = json.loads(args.model.read_text())

@@ -72,6 +72,9 @@ pub struct TrackerParams {
     pub uncertain_below: f64,
     #[serde(default = "default_lost_below")]
     pub lost_below: f64,
+    /// Consecutive frames below `lost_below` after which the target is lost (the box stays put meanwhile).
+    #[serde(default = "default_lost_after")]
+    pub lost_after: u32,
     /// Confidence a recovery scan needs to take the target back.
     #[serde(default = "default_recover_above")]
     pub recover_above: f64,
@@ -100,6 +103,9 @@ fn default_uncertain_below() -> f64 {
 }
 fn default_lost_below() -> f64 {
     0.25
+}
+fn default_lost_after() -> u32 {
+    3
 }
 fn default_recover_above() -> f64 {
     0.6
@@ -193,8 +199,8 @@ impl ModelConfig {
         if self.search_size > 4096 || self.search_feature_size > 1024 || self.channels > 4096 {
             bail!("search_size (at most 4096), search_feature_size (1024) or channels (4096) too large");
         }
-        if t.response_up > 64 || t.scale_num > 15 || t.max_scan_tiles > 256 {
-            bail!("tracker: response_up (at most 64), scale_num (15) or max_scan_tiles (256) too large");
+        if t.response_up > 64 || t.scale_num > 15 || t.max_scan_tiles > 256 || t.lost_after == 0 {
+            bail!("tracker: response_up (at most 64), scale_num (15) or max_scan_tiles (256) too large, or lost_after 0");
         }
         if self.std.iter().any(|s| *s <= 0.0 || !s.is_finite()) {
             bail!("std values must be positive, got {:?}", self.std);

@@ -61,10 +61,13 @@ pub fn to_tensor(crops: &[Mat], model: &ModelConfig) -> Result<Array4<f32>> {
             crop.rows() as usize == side && crop.cols() as usize == side && crop.channels() == 3,
             "crops must be {side}x{side} BGR images"
         );
+        // Crops from warp_affine are continuous; copy only one that is not (a view into a larger image).
+        let copy;
         let crop = if crop.is_continuous() {
-            crop.clone()
+            crop
         } else {
-            crop.try_clone()?
+            copy = crop.try_clone()?;
+            &copy
         };
         let pixels = crop.data_bytes()?;
         let mut planes = batch.slice_mut(s![n, .., .., ..]);

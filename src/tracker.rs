@@ -73,7 +73,9 @@ struct Target {
     state: TargetState,
     /// The first frame's response: background level (median) and the target's match with itself (peak).
     reference: (f32, f32),
-    /// Consecutive frames without a trusted match; 0 while tracking.
+    /// Consecutive frames whose match was too weak to move the box.
+    weak_frames: u32,
+    /// Frames since the target was declared lost; 0 while tracking.
     lost_frames: u32,
     /// Next tile of the recovery scan, so successive frames cover the whole grid.
     scan_cursor: usize,
@@ -139,38 +141,27 @@ impl PeakLocator {
     /// map of scale k; `search_side` the nominal search crop side in frame pixels. `None` when the maps hold NaN.
     pub fn locate(&self, raw: &[Array2<f32>], search_side: f64) -> Result<Option<Motion>> {
         let p = &self.params;
-        let maps = raw
-            .iter()
-            .map(|r| self.upsample(r))
-            .collect::<Result<Vec<_>>>()?;
-        let peaks: Vec<f32> = maps.iter().map(|(_, peak)| *peak).collect();
-        if peaks.iter().any(|v| v.is_nan()) {
+        if raw.iter().flatten().any(|v| v.is_nan()) {
             return Ok(None);
         }
+        let max = |m: &Array2<f32>| m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         // The multiplicative scale penalty needs non-negative responses: shift by the lowest response of all
         // scales (learned correlations can be negative, where a penalty < 1 would favour a scale).
-        let floor = maps
-            .iter()
-            .map(|(m, _)| {
-                m.data_typed::<f32>()
-                    .map(|v| v.iter().copied().fold(f32::INFINITY, f32::min))
-            })
-            .collect::<opencv::Result<Vec<f32>>>()?
-            .into_iter()
-            .fold(f32::INFINITY, f32::min);
+        let floor = raw.iter().flatten().copied().fold(f32::INFINITY, f32::min);
         let centre = self.scale_factors.len() / 2;
         let penalised = |k: usize| {
-            let shifted = peaks[k] - floor;
+            let shifted = max(&raw[k]) - floor;
             if k == centre {
                 shifted
             } else {
                 shifted * p.scale_penalty as f32
             }
         };
-        let best = (0..maps.len())
+        let best = (0..raw.len())
             .max_by(|&a, &b| penalised(a).total_cmp(&penalised(b)))
             .unwrap_or(centre);
-        let (row, col, response) = self.windowed_peak(&maps[best].0)?;
+        // Only the chosen scale is upsampled for the sub-cell peak.
+        let (row, col, response) = self.windowed_peak(&self.upsample(&raw[best])?)?;
         let up_side = self.window.nrows() as f64;
         let factor = self.scale_factors[best];
         let to_frame =
@@ -183,17 +174,12 @@ impl PeakLocator {
         }))
     }
 
-    /// Upsamples a correlation map (bicubic) for sub-cell peak localisation; returns it with its peak.
-    fn upsample(&self, raw: &Array2<f32>) -> Result<(Mat, f32)> {
+    /// Upsamples a correlation map (bicubic) for sub-cell peak localisation.
+    fn upsample(&self, raw: &Array2<f32>) -> Result<Mat> {
         let side = raw.nrows() as i32;
         let values = raw.as_standard_layout();
-        let values = values.as_slice().expect("standard layout");
-        let peak = if values.iter().any(|v| v.is_nan()) {
-            f32::NAN
-        } else {
-            values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
-        };
-        let small = Mat::new_rows_cols_with_data(side, side, values)?;
+        let small =
+            Mat::new_rows_cols_with_data(side, side, values.as_slice().expect("standard layout"))?;
         let up = (side as usize * self.params.response_up) as i32;
         let mut upsampled = Mat::default();
         imgproc::resize(
@@ -204,7 +190,7 @@ impl PeakLocator {
             0.0,
             imgproc::INTER_CUBIC,
         )?;
-        Ok((upsampled, peak))
+        Ok(upsampled)
     }
 
     /// SiamFC's normalisation and cosine window; returns the peak's (row, column) and its raw response.
@@ -326,6 +312,7 @@ impl Tracker {
                 initial_size: size,
             },
             reference: (0.0, 1.0),
+            weak_frames: 0,
             lost_frames: 0,
             scan_cursor: 0,
             template,
@@ -365,24 +352,28 @@ impl Tracker {
         };
         let p = &self.model.tracker;
         let target = self.target.as_mut().expect("checked above");
-        let found = if lost {
-            next.is_some()
-        } else {
-            score as f64 >= p.lost_below
-        };
+        let found = lost || score as f64 >= p.lost_below;
         match next.filter(|_| found) {
             Some(next) => {
                 target.state = next;
                 target.lost_frames = 0;
+                target.weak_frames = 0;
             }
-            // A match too weak to trust moves nothing: the box waits where the target was last seen.
-            None => target.lost_frames += 1,
+            // A match too weak to trust moves nothing: the box waits where the target was last seen. A few weak
+            // frames in a row (not one blurred frame) mean the target is gone, and the wide search starts.
+            None if lost => target.lost_frames += 1,
+            None => {
+                target.weak_frames += 1;
+                if target.weak_frames >= p.lost_after {
+                    target.lost_frames = 1;
+                }
+            }
         }
         let bbox = target.state.bbox();
-        let state = if target.lost_frames > 0 {
-            TrackState::Lost
-        } else {
-            self.state_for(score)
+        let state = match (target.lost_frames, target.weak_frames) {
+            (0, 0) => self.state_for(score),
+            (0, _) => TrackState::Uncertain,
+            _ => TrackState::Lost,
         };
         Ok(Track { bbox, score, state })
     }
