@@ -37,9 +37,16 @@ PY
     rm -rf .ort/wheel
 fi
 
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
 if ! command -v cargo >/dev/null; then
-    echo "cargo not found: install Rust (rustup) first" >&2
-    exit 1
+    # Debian 12's own cargo is too old for the dependencies: install the current stable toolchain.
+    echo "installing Rust with rustup"
+    command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal ||
+        { echo "cannot install Rust: install it from https://rustup.rs and run this again" >&2; exit 1; }
+    export PATH="$HOME/.cargo/bin:$PATH"
 fi
 cargo build --release
 
