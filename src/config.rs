@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The model `siamtrack` uses when none is named, relative to the install or source tree.
-pub const DEFAULT_MODEL: &str = "models/effnet_lite0_s8.json";
+pub const DEFAULT_MODEL: &str = "models/siamtrack_lite0_s8.json";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

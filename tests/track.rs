@@ -6,8 +6,9 @@ use common::*;
 use siamtrack::bbox::parse_annotation;
 use siamtrack::tracklog::{read_records, LogFormat};
 
-/// Mean IoU a tracker must reach on the generated clip. Staying on the first box scores about 0.06 on such clips
-/// (measured on samples/orbit.mp4), the shipped model about 0.6, so 0.4 separates following from losing.
+/// Mean IoU a tracker must reach on the generated clip. On samples/orbit.mp4 a box that stays where it started
+/// scores 0.04 (`--set window_influence=1 --set scale_lr=0`), the shipped model 0.81 and the untrained encoder 0.90,
+/// so 0.4 separates following the target from losing it.
 const MIN_MEAN_IOU: f64 = 0.4;
 
 #[test]
@@ -230,15 +231,24 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
     };
     let (video, truth_path) = generated_clip(dir.path(), "gone.mp4", spec);
     let log = dir.path().join("track.csv");
+    // The mechanism under test, with thresholds that fit this clip: the shipped model scores the target about
+    // 0.7 and the blob background about 0.35 here. The shipped thresholds are lower (tuned for dev AUC, where
+    // declaring a visible target lost costs more than noticing a vanished one late; docs/confidence.md).
     let out = run(&[
         "track",
         video.to_str().unwrap(),
         "--init-gt",
         truth_path.to_str().unwrap(),
-    ]
-    .into_iter()
-    .chain(["--no-display", "--log", log.to_str().unwrap()])
-    .collect::<Vec<_>>());
+        "--no-display",
+        "--log",
+        log.to_str().unwrap(),
+        "--set",
+        "lost_below=0.45",
+        "--set",
+        "lost_after=3",
+        "--set",
+        "recover_above=0.55",
+    ]);
     assert!(out.status.success());
     let rows = read_records(&log, LogFormat::Csv).unwrap();
     let truth = read_truth(&truth_path);
