@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The model `siamtrack` uses when none is named, relative to the install or source tree.
-pub const DEFAULT_MODEL: &str = "models/siamtrack_lite0_s8.json";
+pub const DEFAULT_MODEL: &str = "models/effnet_lite0_s8.json";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,7 +67,8 @@ pub struct TrackerParams {
     /// Smallest width or height in pixels.
     #[serde(default = "default_min_size_px")]
     pub min_size_px: f64,
-    /// Confidence below which a track is `uncertain`, and below which it is `lost`.
+    /// Confidence below which a track is `uncertain`, and below which a frame is too weak to move the box.
+    /// Defaults (and those of the recovery below) as measured on dev in docs/confidence.md.
     #[serde(default = "default_uncertain_below")]
     pub uncertain_below: f64,
     #[serde(default = "default_lost_below")]
@@ -102,10 +103,10 @@ fn default_uncertain_below() -> f64 {
     0.5
 }
 fn default_lost_below() -> f64 {
-    0.25
+    0.15
 }
 fn default_lost_after() -> u32 {
-    3
+    10
 }
 fn default_recover_above() -> f64 {
     0.6
@@ -117,7 +118,7 @@ fn default_max_scan_tiles() -> usize {
     9
 }
 fn default_scan_scales() -> Vec<f64> {
-    vec![0.7, 1.0, 1.4]
+    vec![0.8, 1.0, 1.25]
 }
 
 impl ModelConfig {
