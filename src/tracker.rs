@@ -361,7 +361,7 @@ impl Tracker {
             }
             // A match too weak to trust moves nothing: the box waits where the target was last seen. A few weak
             // frames in a row (not one blurred frame) mean the target is gone, and the wide search starts.
-            None if lost => target.lost_frames += 1,
+            None if lost => target.lost_frames = target.lost_frames.saturating_add(1),
             None => {
                 target.weak_frames += 1;
                 if target.weak_frames >= p.lost_after {
@@ -399,7 +399,8 @@ impl Tracker {
 
     /// One step of the search for a lost target: a region around the last position, growing with each lost frame
     /// until it covers the frame, is tiled with search crops at the target's scale times each of `scan_scales`;
-    /// at most `max_scan_tiles` are embedded per frame, taking turns. Returns the new state when a tile matches with `recover_above` confidence.
+    /// at most `max_scan_tiles` are embedded per frame, taking turns. Returns the new state when a tile matches
+    /// with `recover_above` confidence.
     fn recover(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
         let p = self.model.tracker.clone();
         let target = self.target.as_ref().expect("initialised");
