@@ -9,7 +9,7 @@ frames=${1:-100000}
 out=${2:-out/soak}
 bin=${SIAMTRACK:-target/release/siamtrack}
 mkdir -p "$out"
-pipeline="videotestsrc num-buffers=$frames pattern=ball ! video/x-raw,width=160,height=120 ! videoconvert ! appsink"
+pipeline="videotestsrc num-buffers=$frames pattern=ball ! video/x-raw,width=160,height=120 ! videoconvert ! appsink sync=false"
 "$bin" track "$pipeline" --bbox 60,40,40,40 --every-frame --no-display --log "$out/track.csv" > "$out/summary.txt" &
 pid=$!
 echo "seconds,rss_kib,fds" > "$out/samples.csv"
