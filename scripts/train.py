@@ -26,28 +26,31 @@ DATA = export.REPO.parent / "shared" / "data"
 RUNTIME_ARGS = {"out", "resume", "device", "threads", "workers", "contact_sheet"}
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_run_args(p):
+    """The options in RUNTIME_ARGS that train.py and train_head.py share."""
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt, log.txt, exported model")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=0, help="processes preparing batches (0 = in the main process)")
-    p.add_argument("--contact-sheet", type=Path, help="write a PNG of 16 sampled pairs and exit")
+
+
+def add_pair_args(p):
+    """Pair sampling, label and augmentation options: what make_sampler reads."""
     p.add_argument("--train-data", nargs="*", default=[str(DATA / "train")], help="OTB/GOT-10k sequence folders")
     p.add_argument("--coco", nargs="*", default=[str(DATA / "coco128")], help="YOLO image folders (same-image pairs)")
     p.add_argument("--max-gap", type=int, default=100, help="max frames between template and search")
     p.add_argument("--coco-prob", type=float, default=0.2, help="share of pairs from the YOLO images")
     p.add_argument("--negative-prob", type=float, default=0.1, help="share of distractor pairs (all-negative label)")
-    p.add_argument("--loss", choices=["logistic", "triplet"], default="logistic")
     p.add_argument("--pos-radius", type=float, default=2.0, help="positive label radius, search-feature cells")
-    p.add_argument("--depth", type=int, default=STRIDE8_DEPTH,
-                   help="EfficientNet-Lite0 blocks kept; beyond 5 they are dilated to stay at stride 8 (8: +80 ch stage)")
-    p.add_argument("--neck", type=int, default=0, help="channels of a 1x1 conv + BN after the trunk (0 = none)")
-    p.add_argument("--template-crop", type=int, default=0, help="correlate only the central k x k template cells")
-    p.add_argument("--freeze-blocks", type=int, default=2, help="stem + this many first blocks are not trained ...")
-    p.add_argument("--unfreeze-step", type=int, default=-1, help="... until this step (-1 = never)")
-    p.add_argument("--steps", type=int, default=50000)
+    for field in dataclasses.fields(Augment):
+        p.add_argument("--" + field.name.replace("_", "-"), type=float, default=field.default,
+                       help="augmentation, see TRAINING.md")
+
+
+def add_schedule_args(p, steps):
+    """Optimisation, logging and checkpoint options: what lr_at and the training loops read."""
+    p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate, cosine decay to 1%%")
     p.add_argument("--warmup-steps", type=int, default=200)
@@ -55,14 +58,28 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_args(p)
+    p.add_argument("--contact-sheet", type=Path, help="write a PNG of 16 sampled pairs and exit")
+    add_pair_args(p)
+    p.add_argument("--loss", choices=["logistic", "triplet"], default="logistic")
+    p.add_argument("--depth", type=int, default=STRIDE8_DEPTH,
+                   help="EfficientNet-Lite0 blocks kept; beyond 5 they are dilated to stay at stride 8 (8: +80 ch stage)")
+    p.add_argument("--neck", type=int, default=0, help="channels of a 1x1 conv + BN after the trunk (0 = none)")
+    p.add_argument("--template-crop", type=int, default=0, help="correlate only the central k x k template cells")
+    p.add_argument("--freeze-blocks", type=int, default=2, help="stem + this many first blocks are not trained ...")
+    p.add_argument("--unfreeze-step", type=int, default=-1, help="... until this step (-1 = never)")
+    add_schedule_args(p, steps=50000)
+    p.add_argument("--snapshot-every", type=int, default=0,
+                   help="also keep OUT/step_N.pt every N steps, to export and compare later (0 = never)")
     p.add_argument("--eval-every", type=int, default=2000, help="dev AUC every N steps (0 = never)")
     p.add_argument("--dev-data", default=str(DATA / "dev"))
     p.add_argument("--dev-seqs", default="Crossing,Football1,Dog", help="comma-separated dev sequences")
     p.add_argument("--dev-frames", type=int, default=100, help="frames per dev sequence")
     p.add_argument("--export", metavar="NAME", help="at the end, export OUT/NAME.onnx + OUT/NAME.json")
-    for field in dataclasses.fields(Augment):
-        p.add_argument("--" + field.name.replace("_", "-"), type=float, default=field.default,
-                       help="augmentation, see TRAINING.md")
     return p.parse_args()
 
 
@@ -134,15 +151,21 @@ def _init_worker(config, response_size):
 
 def _worker_batch(args):
     seed, step, batch_size = args
-    return _worker_sampler.batch(seed, step, batch_size)
+    return _worker_sampler.sized_batch(seed, step, batch_size)
 
 
-def batches(config, response_size, start, workers):
-    """Batches for steps start, start+1, ...; each one depends only on (seed, step), so resuming is exact."""
+def batches(config, response_size, start, workers, with_sizes=False):
+    """Batches (templates, searches, labels[, target sizes]) for steps start, start+1, ...; each one depends only on
+    (seed, step), so resuming is exact."""
+    for batch in _sized_batches(config, response_size, start, workers):
+        yield batch if with_sizes else batch[:3]
+
+
+def _sized_batches(config, response_size, start, workers):
     jobs = ((config["seed"], step, config["batch_size"]) for step in range(start, config["steps"]))
     if workers == 0:
         sampler = make_sampler(config, response_size)
-        yield from (sampler.batch(*job) for job in jobs)
+        yield from (sampler.sized_batch(*job) for job in jobs)
         return
     with multiprocessing.get_context("fork").Pool(workers, _init_worker, (config, response_size)) as pool:
         yield from pool.imap(_worker_batch, jobs, chunksize=2)
@@ -157,9 +180,18 @@ def feature_sizes(config):
         return probe.embed(template).shape[-1], probe(template, search).shape[-1]
 
 
-def save_checkpoint(path, net, optimizer, step, config):
+def make_optimizer(net, config):
+    """AdamW; weight decay on weight tensors only, not on biases, batch-norm affines or scalars."""
+    decay = [p for p in net.parameters() if p.ndim > 1]
+    no_decay = [p for p in net.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config["weight_decay"]},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=config["lr"])
+
+
+def save_checkpoint(path, net, optimizer, step, config, **extra):
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "config": config}, tmp)
+    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "config": config,
+                **extra}, tmp)
     tmp.replace(path)  # atomic: a run killed while saving keeps its previous checkpoint
 
 
@@ -214,10 +246,7 @@ def main():
             z = center_crop(net.eval().embed(torch.from_numpy(z)), config["template_crop"])
             net.log_response_scale.fill_(math.log(unit_energy_scale(z)))
     net.to(device)
-    decay = [p for p in net.parameters() if p.ndim > 1]
-    no_decay = [p for p in net.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config["lr"])
+    optimizer = make_optimizer(net, config)
     if args.resume:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -252,12 +281,14 @@ def main():
             aucs = evaluate(net, config, device)
             log(args.out, f"step {done} dev_auc {sum(aucs.values()) / len(aucs):.3f} "
                           + " ".join(f"{k} {v:.3f}" for k, v in aucs.items()))
+        if config.get("snapshot_every") and done % config["snapshot_every"] == 0:
+            save_checkpoint(args.out / f"step_{done}.pt", net, optimizer, done, config)
         if time.time() - last_save > config["checkpoint_minutes"] * 60 or done == config["steps"]:
             save_checkpoint(checkpoint_path, net, optimizer, done, config)
             last_save = time.time()
     log(args.out, f"finished at step {config['steps']}")
     if config["export"]:
-        export.export_model(checkpoint_path, config["export"], args.out, calibration_data=config["train_data"][0])
+        export.export_model(checkpoint_path, config["export"], args.out, sample_data=config["train_data"][0])
 
 
 if __name__ == "__main__":
