@@ -35,9 +35,24 @@ pub struct ModelConfig {
     pub template_feature_size: usize,
     pub search_feature_size: usize,
     pub tracker: TrackerParams,
+    /// Optional box-size head on the depthwise correlation map; without it the box size comes from the scale search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_head: Option<BoxHeadConfig>,
     /// Where the sidecar was read from; the ONNX path resolves against it.
     #[serde(skip)]
     pub sidecar_path: PathBuf,
+}
+
+/// A light head (SiamFC++-style) that reads the target's size off the correlation. Its ONNX graph maps
+/// [N, 2 x channels, R, R], the depthwise correlation of template and search features followed by the search
+/// features averaged over the template window at each response cell, to [N, 2, R, R]: the factors by which the
+/// width and height of the box the search crop was cut for should change, for a target centred at that cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoxHeadConfig {
+    /// The head's ONNX file, relative to the sidecar.
+    pub onnx: String,
+    pub input_name: String,
+    pub output_name: String,
 }
 
 /// SiamFC hyper-parameters, tuned per model.
@@ -52,6 +67,9 @@ pub struct TrackerParams {
     pub scale_penalty: f64,
     /// Damping of the scale change per frame.
     pub scale_lr: f64,
+    /// With a box head: how far each frame moves the box size towards the head's estimate (0 keeps the size).
+    #[serde(default = "default_size_lr")]
+    pub size_lr: f64,
     /// Weight of the Hann window (cosine window) penalising large displacements.
     pub window_influence: f64,
     /// Upsampling factor of the response map.
@@ -90,6 +108,9 @@ pub struct TrackerParams {
     pub scan_scales: Vec<f64>,
 }
 
+fn default_size_lr() -> f64 {
+    0.5
+}
 fn default_min_size_ratio() -> f64 {
     0.2
 }
@@ -165,10 +186,21 @@ impl ModelConfig {
     }
 
     pub fn onnx_path(&self) -> PathBuf {
+        self.beside_sidecar(&self.onnx)
+    }
+
+    /// The box head's ONNX file, when the model has one.
+    pub fn box_head_path(&self) -> Option<PathBuf> {
+        self.box_head
+            .as_ref()
+            .map(|head| self.beside_sidecar(&head.onnx))
+    }
+
+    fn beside_sidecar(&self, file: &str) -> PathBuf {
         self.sidecar_path
             .parent()
             .unwrap_or(Path::new("."))
-            .join(&self.onnx)
+            .join(file)
     }
 
     /// Side of the correlated template feature window.
@@ -227,8 +259,14 @@ impl ModelConfig {
         if t.scale_num.is_multiple_of(2) {
             bail!("tracker.scale_num must be odd, got {}", t.scale_num);
         }
-        if t.response_up == 0 || t.scale_step < 1.0 || !(0.0..=1.0).contains(&t.scale_lr) {
-            bail!("tracker: response_up must be > 0, scale_step >= 1 and scale_lr in 0..1");
+        if t.response_up == 0
+            || t.scale_step < 1.0
+            || !(0.0..=1.0).contains(&t.scale_lr)
+            || !(0.0..=1.0).contains(&t.size_lr)
+        {
+            bail!(
+                "tracker: response_up must be > 0, scale_step >= 1, scale_lr and size_lr in 0..1"
+            );
         }
         if !(0.0 <= t.lost_below && t.lost_below <= t.uncertain_below && t.uncertain_below <= 1.0) {
             bail!("tracker: need 0 <= lost_below <= uncertain_below <= 1");
@@ -273,6 +311,22 @@ pub(crate) mod tests {
         assert_eq!(c.tracker.min_size_ratio, 0.2);
         assert_eq!(c.tracker.max_size_ratio, 5.0);
         assert_eq!(c.response_size(), 17);
+        assert_eq!(c.box_head, None);
+    }
+
+    #[test]
+    fn box_head_resolves_beside_the_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let head = r#""box_head": {"onnx": "m_head.onnx", "input_name": "head_input", "output_name": "size_change"},"#;
+        std::fs::write(&path, SIDECAR.replacen('{', &format!("{{{head}"), 1)).unwrap();
+        let c = ModelConfig::load(&path).unwrap();
+        assert_eq!(c.box_head_path(), Some(dir.path().join("m_head.onnx")));
+        assert_eq!(c.box_head.unwrap().input_name, "head_input");
+        let mut c = ModelConfig::from_json(SIDECAR).unwrap();
+        assert!(c.set_tracker_param("size_lr", "1.5").is_err());
+        c.set_tracker_param("size_lr", "0.25").unwrap();
+        assert_eq!(c.tracker.size_lr, 0.25);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 use crate::config::ModelConfig;
 use crate::paths::find_shipped;
 use anyhow::{anyhow, bail, Context, Result};
-use ndarray::{Array4, Ix4};
+use ndarray::{Array3, Array4, Axis, Ix4};
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Where the encoder runs.
@@ -27,10 +27,22 @@ pub struct EncoderOptions {
     pub threads: usize,
 }
 
-pub struct Encoder {
+/// One ONNX graph with one 4-D float input and one 4-D float output, as the sidecar names them.
+struct Graph {
     session: Session,
     input_name: String,
     output_name: String,
+}
+
+/// The Siamese encoder: crops [N, 3, H, W] to features [N, C, h, w].
+pub struct Encoder {
+    graph: Graph,
+}
+
+/// The box-size head: correlation and averaged search features [N, 2C, R, R] to width and height change factors
+/// [N, 2, R, R].
+pub struct BoxHead {
+    graph: Graph,
 }
 
 /// The ONNX Runtime library: `ORT_DYLIB_PATH` when set (cargo sets it from .cargo/config.toml), else the copy that
@@ -58,10 +70,13 @@ fn environment() -> Result<&'static Environment> {
         .map_err(|e| anyhow!("{e}"))
 }
 
-impl Encoder {
-    /// Loads the model's ONNX graph and checks that it produces the feature shapes its sidecar promises.
-    pub fn load(model: &ModelConfig, options: &EncoderOptions) -> Result<Self> {
-        let path = model.onnx_path();
+impl Graph {
+    fn load(
+        path: &Path,
+        input_name: &str,
+        output_name: &str,
+        options: &EncoderOptions,
+    ) -> Result<Self> {
         if !path.is_file() {
             bail!("model file {} not found", path.display());
         }
@@ -90,24 +105,18 @@ impl Encoder {
             ),
         };
         let session = builder
-            .commit_from_file(&path)
+            .commit_from_file(path)
             .map_err(|e| anyhow!("{}: not a loadable ONNX model: {e}", path.display()))?;
-        let mut encoder = Encoder {
-            input_name: model.input_name.clone(),
-            output_name: model.output_name.clone(),
+        Ok(Graph {
             session,
-        };
-        encoder.check_contract(model).with_context(|| {
-            format!(
-                "model {} does not match its sidecar {}",
-                path.display(),
-                model.sidecar_path.display()
-            )
-        })?;
-        Ok(encoder)
+            input_name: input_name.to_string(),
+            output_name: output_name.to_string(),
+        })
     }
 
-    fn check_contract(&mut self, model: &ModelConfig) -> Result<()> {
+    /// Checks the input and output names, then runs zeros of each input shape and checks the output shape, so
+    /// a model that does not fit its sidecar fails at load, not mid-video.
+    fn check_contract(&mut self, shapes: &[([usize; 4], [usize; 4])]) -> Result<()> {
         let inputs: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
         if !inputs.contains(&self.input_name.as_str()) {
             bail!(
@@ -122,33 +131,88 @@ impl Encoder {
                 self.output_name
             );
         }
-        for (side, feature) in [
-            (model.template_size, model.template_feature_size),
-            (model.search_size, model.search_feature_size),
-        ] {
-            let side = side as usize;
-            let features = self.embed(&Array4::zeros((1, 3, side, side)))?;
-            let want = [1, model.channels, feature, feature];
-            if features.shape() != want {
+        for &(input, want) in shapes {
+            let output = self.run(&Array4::zeros(input))?;
+            if output.shape() != want {
                 bail!(
-                    "a {side}x{side} input gives features of shape {:?}, the sidecar says {want:?}",
-                    features.shape()
+                    "an input of shape {input:?} gives an output of shape {:?}, the sidecar says {want:?}",
+                    output.shape()
                 );
             }
         }
         Ok(())
     }
 
-    /// Embeds a normalised NCHW batch into NCHW features.
-    pub fn embed(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>> {
+    fn run(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>> {
         let input = TensorRef::from_array_view(batch.view())?;
         let outputs = self
             .session
             .run(ort::inputs![self.input_name.as_str() => input])?;
-        let features = outputs[self.output_name.as_str()]
+        let output = outputs[self.output_name.as_str()]
             .try_extract_array::<f32>()?
             .into_dimensionality::<Ix4>()?
             .to_owned();
-        Ok(features)
+        Ok(output)
+    }
+}
+
+fn mismatch(graph: &Path, model: &ModelConfig) -> String {
+    format!(
+        "model {} does not match its sidecar {}",
+        graph.display(),
+        model.sidecar_path.display()
+    )
+}
+
+impl Encoder {
+    /// Loads the model's ONNX graph and checks that it produces the feature shapes its sidecar promises.
+    pub fn load(model: &ModelConfig, options: &EncoderOptions) -> Result<Self> {
+        let path = model.onnx_path();
+        let mut graph = Graph::load(&path, &model.input_name, &model.output_name, options)?;
+        let shapes: Vec<_> = [
+            (model.template_size, model.template_feature_size),
+            (model.search_size, model.search_feature_size),
+        ]
+        .iter()
+        .map(|&(side, feature)| {
+            let side = side as usize;
+            ([1, 3, side, side], [1, model.channels, feature, feature])
+        })
+        .collect();
+        graph
+            .check_contract(&shapes)
+            .with_context(|| mismatch(&path, model))?;
+        Ok(Encoder { graph })
+    }
+
+    /// Embeds a normalised NCHW batch into NCHW features.
+    pub fn embed(&mut self, batch: &Array4<f32>) -> Result<Array4<f32>> {
+        self.graph.run(batch)
+    }
+}
+
+impl BoxHead {
+    /// Loads the sidecar's box head, if it names one, and checks it against the response size.
+    pub fn load(model: &ModelConfig, options: &EncoderOptions) -> Result<Option<Self>> {
+        let (Some(head), Some(path)) = (&model.box_head, model.box_head_path()) else {
+            return Ok(None);
+        };
+        // One thread: the head is tiny, and a second pool of spinning threads would slow the encoder down.
+        let options = EncoderOptions {
+            threads: 1,
+            ..options.clone()
+        };
+        let mut graph = Graph::load(&path, &head.input_name, &head.output_name, &options)?;
+        let side = model.response_size();
+        graph
+            .check_contract(&[([1, 2 * model.channels, side, side], [1, 2, side, side])])
+            .with_context(|| mismatch(&path, model))?;
+        Ok(Some(BoxHead { graph }))
+    }
+
+    /// Width and height change maps [2, R, R] for one head input [2C, R, R].
+    pub fn size_changes(&mut self, input: Array3<f32>) -> Result<Array3<f32>> {
+        let batch = input.insert_axis(Axis(0));
+        Ok(self.graph.run(&batch)?.index_axis_move(Axis(0), 0))
     }
 }

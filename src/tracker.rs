@@ -4,10 +4,10 @@
 use crate::bbox::BBox;
 use crate::config::{ModelConfig, TrackerParams};
 use crate::crop::{crop_square, mean_colour, to_tensor};
-use crate::model::{Encoder, EncoderOptions};
-use crate::xcorr::xcorr;
+use crate::model::{BoxHead, Encoder, EncoderOptions};
+use crate::xcorr::{depthwise_xcorr, xcorr};
 use anyhow::{bail, ensure, Result};
-use ndarray::{s, Array2, Array3};
+use ndarray::{s, Array2, Array3, Array4, ArrayView2, Axis};
 use opencv::core::{Mat, Size, CV_32F, CV_8UC3};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -49,13 +49,14 @@ pub struct StageTimings {
     /// Search crops and their normalisation.
     pub crop_ms: f64,
     pub encoder_ms: f64,
-    /// Cross-correlation, response calibration, peak and box update.
+    /// Cross-correlation, response calibration, peak, box head and box update.
     pub locate_ms: f64,
 }
 
 pub struct Tracker {
     model: ModelConfig,
     encoder: Encoder,
+    box_head: Option<BoxHead>,
     locator: PeakLocator,
     target: Option<Target>,
     timings: StageTimings,
@@ -89,10 +90,13 @@ pub struct Motion {
     /// Displacement of the centre, frame pixels.
     pub dx: f64,
     pub dy: f64,
-    /// Damped size factor.
-    pub scale: f64,
+    /// Damped size factors of width and height.
+    pub scale: (f64, f64),
     /// Raw correlation at the chosen peak.
     pub response: f32,
+    /// Which correlation map the peak is in, and where: (row, column) in response cells, sub-cell.
+    pub map: usize,
+    pub cell: (f64, f64),
 }
 
 fn hann(n: usize) -> Vec<f32> {
@@ -166,11 +170,16 @@ impl PeakLocator {
         let factor = self.scale_factors[best];
         let to_frame =
             self.total_stride / p.response_up as f64 * search_side * factor / self.search_size;
+        let damped = 1.0 - p.scale_lr + p.scale_lr * factor;
+        // The bicubic resize puts upsampled pixel u at source coordinate (u + 0.5) / up - 0.5.
+        let to_cell = |u: usize| (u as f64 + 0.5) / p.response_up as f64 - 0.5;
         Ok(Some(Motion {
             dx: (col as f64 - (up_side - 1.0) / 2.0) * to_frame,
             dy: (row as f64 - (up_side - 1.0) / 2.0) * to_frame,
-            scale: 1.0 - p.scale_lr + p.scale_lr * factor,
+            scale: (damped, damped),
             response,
+            map: best,
+            cell: (to_cell(row), to_cell(col)),
         }))
     }
 
@@ -219,8 +228,8 @@ impl TargetState {
     /// Applies a motion, keeping the box sane: centre inside the frame, each side within
     /// [min_size_ratio, max_size_ratio] of its initial value and at least min_size_px.
     fn moved(&self, motion: &Motion, frame: (f64, f64), p: &TrackerParams) -> TargetState {
-        let clamp_side = |side: f64, initial: f64| {
-            (side * motion.scale)
+        let clamp_side = |side: f64, initial: f64, scale: f64| {
+            (side * scale)
                 .clamp(initial * p.min_size_ratio, initial * p.max_size_ratio)
                 .max(p.min_size_px)
         };
@@ -230,8 +239,8 @@ impl TargetState {
                 (self.center.1 + motion.dy).clamp(0.0, frame.1),
             ),
             size: (
-                clamp_side(self.size.0, self.initial_size.0),
-                clamp_side(self.size.1, self.initial_size.1),
+                clamp_side(self.size.0, self.initial_size.0, motion.scale.0),
+                clamp_side(self.size.1, self.initial_size.1, motion.scale.1),
             ),
             initial_size: self.initial_size,
         }
@@ -248,6 +257,7 @@ impl Tracker {
         Ok(Self {
             model: model.clone(),
             encoder: Encoder::load(model, options)?,
+            box_head: BoxHead::load(model, options)?,
             locator: PeakLocator::new(model),
             target: None,
             timings: StageTimings::default(),
@@ -318,7 +328,7 @@ impl Tracker {
             template,
         });
         // How the target matches itself, in its own search region: the scale of the confidence.
-        let raw = self.correlate(frame, &[(bbox.center(), self.search_side(size))])?;
+        let (raw, _) = self.correlate(frame, &[(bbox.center(), self.search_side(size))])?;
         let mut values: Vec<f32> = raw[0].iter().copied().filter(|v| v.is_finite()).collect();
         ensure!(
             !values.is_empty(),
@@ -388,9 +398,23 @@ impl Tracker {
             .iter()
             .map(|f| (state.center, search_side * f))
             .collect();
-        let raw = self.correlate(frame, &crops)?;
+        let (raw, features) = self.correlate(frame, &crops)?;
         let located = Instant::now();
-        let motion = self.locator.locate(&raw, search_side)?;
+        let mut motion = self.locator.locate(&raw, search_side)?;
+        if let Some(m) = motion.as_mut() {
+            if let Some((width, height)) = self.head_size_change(&features, m)? {
+                // The head's factors are relative to the box the chosen crop was cut for: the current one
+                // times that crop's scale factor.
+                let (lr, factor) = (
+                    self.model.tracker.size_lr,
+                    self.locator.scale_factors()[m.map],
+                );
+                m.scale = (
+                    1.0 - lr + lr * factor * width,
+                    1.0 - lr + lr * factor * height,
+                );
+            }
+        }
         let frame_size = (frame.cols() as f64, frame.rows() as f64);
         let next = motion.map(|m| state.moved(&m, frame_size, &self.model.tracker));
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
@@ -440,10 +464,10 @@ impl Tracker {
             .iter()
             .map(|&(centre, scale)| (centre, search_side * scale))
             .collect();
-        let raw = self.correlate(frame, &crops)?;
+        let (raw, _) = self.correlate(frame, &crops)?;
         let located = Instant::now();
         let mut best: Option<(f32, Motion)> = None;
-        for (map, &(centre, scale)) in raw.iter().zip(&tiles) {
+        for (tile, (map, &(centre, scale))) in raw.iter().zip(&tiles).enumerate() {
             let cell = self.model.total_stride as f64 * search_side * scale
                 / self.model.search_size as f64;
             let half = (map.nrows() as f64 - 1.0) / 2.0;
@@ -453,8 +477,10 @@ impl Tracker {
                     let motion = Motion {
                         dx: centre.0 + (j as f64 - half) * cell - state.center.0,
                         dy: centre.1 + (i as f64 - half) * cell - state.center.1,
-                        scale,
+                        scale: (scale, scale),
                         response,
+                        map: tile,
+                        cell: (i as f64, j as f64),
                     };
                     best = Some((score, motion));
                 }
@@ -469,9 +495,41 @@ impl Tracker {
         Ok((next, score))
     }
 
-    /// Embeds square crops (centre, side in frame pixels) in one batch and correlates the template over each.
-    /// Records crop and encoder time, and starts the locate time.
-    fn correlate(&mut self, frame: &Mat, crops: &[((f64, f64), f64)]) -> Result<Vec<Array2<f32>>> {
+    /// The box head's width and height change factors at the motion's peak; `None` without a head or when its
+    /// output is not a usable factor.
+    fn head_size_change(
+        &mut self,
+        features: &Array4<f32>,
+        motion: &Motion,
+    ) -> Result<Option<(f64, f64)>> {
+        let Some(head) = self.box_head.as_mut() else {
+            return Ok(None);
+        };
+        let template = &self.target.as_ref().expect("initialised").template;
+        let search = features.slice(s![motion.map, .., .., ..]);
+        // Correlation, then the search features averaged over the template window: a box filter is a
+        // correlation with a uniform template.
+        let (channels, k, _) = template.dim();
+        let uniform = Array3::from_elem((channels, k, k), 1.0 / (k * k) as f32);
+        let correlation = depthwise_xcorr(template.view(), search);
+        let averaged = depthwise_xcorr(uniform.view(), search);
+        let input = ndarray::concatenate(Axis(0), &[correlation.view(), averaged.view()])?;
+        let changes = head.size_changes(input)?;
+        let (row, col) = motion.cell;
+        let width = bilinear(changes.slice(s![0, .., ..]), row, col) as f64;
+        let height = bilinear(changes.slice(s![1, .., ..]), row, col) as f64;
+        let usable = |v: f64| v.is_finite() && v > 0.0;
+        Ok((usable(width) && usable(height)).then_some((width, height)))
+    }
+
+    /// Embeds square crops (centre, side in frame pixels) in one batch and correlates the template over each;
+    /// returns the correlation maps and the search features. Records crop and encoder time, and starts the
+    /// locate time.
+    fn correlate(
+        &mut self,
+        frame: &Mat,
+        crops: &[((f64, f64), f64)],
+    ) -> Result<(Vec<Array2<f32>>, Array4<f32>)> {
         let started = Instant::now();
         let pad = mean_colour(frame)?;
         let out = self.model.search_size as i32;
@@ -492,8 +550,21 @@ impl Tracker {
             encoder_ms: (encoded - cropped).as_secs_f64() * 1000.0,
             locate_ms: encoded.elapsed().as_secs_f64() * 1000.0,
         };
-        Ok(raw)
+        Ok((raw, features))
     }
+}
+
+/// Bilinear interpolation of `map` at a sub-cell (row, column), clamped to the map.
+fn bilinear(map: ArrayView2<f32>, row: f64, col: f64) -> f32 {
+    let (rows, cols) = map.dim();
+    let row = row.clamp(0.0, (rows - 1) as f64);
+    let col = col.clamp(0.0, (cols - 1) as f64);
+    let (r0, c0) = (row.floor() as usize, col.floor() as usize);
+    let (r1, c1) = ((r0 + 1).min(rows - 1), (c0 + 1).min(cols - 1));
+    let (fr, fc) = ((row - r0 as f64) as f32, (col - c0 as f64) as f32);
+    let top = map[[r0, c0]] * (1.0 - fc) + map[[r0, c1]] * fc;
+    let bottom = map[[r1, c0]] * (1.0 - fc) + map[[r1, c1]] * fc;
+    top * (1.0 - fr) + bottom * fr
 }
 
 fn check_frame(frame: &Mat) -> Result<()> {
@@ -529,8 +600,13 @@ mod tests {
         // One response cell = total stride 8 search pixels; the search crop is 510 frame px for 255 crop px.
         assert!((motion.dx - 2.0 * 8.0 * 2.0).abs() < 2.0, "{motion:?}");
         assert!((motion.dy + 8.0 * 2.0).abs() < 2.0, "{motion:?}");
-        assert_eq!(motion.scale, 1.0);
+        assert_eq!(motion.scale, (1.0, 1.0));
         assert!((motion.response - 3000.0).abs() < 300.0, "{motion:?}");
+        assert_eq!(motion.map, 1);
+        assert!(
+            (motion.cell.0 - 7.0).abs() < 0.1 && (motion.cell.1 - 10.0).abs() < 0.1,
+            "{motion:?}"
+        );
     }
 
     #[test]
@@ -540,7 +616,8 @@ mod tests {
         let p = &m.tracker;
         let strong = vec![peaked(8, 8, 0.0), peaked(8, 8, 0.0), peaked(8, 8, 2000.0)];
         let motion = locator.locate(&strong, 255.0).unwrap().unwrap();
-        assert!((motion.scale - (1.0 - p.scale_lr + p.scale_lr * p.scale_step)).abs() < 1e-9);
+        let damped = 1.0 - p.scale_lr + p.scale_lr * p.scale_step;
+        assert_eq!(motion.scale, (damped, damped));
         // The upsampled map has an even side, so "no motion" is half an upsampled cell (0.26 px here) off.
         assert!(motion.dx.abs() < 0.3 && motion.dy.abs() < 0.3, "{motion:?}");
         // Equal peaks: the penalty keeps the current size.
@@ -549,7 +626,10 @@ mod tests {
             peaked(8, 8, 1000.0),
             peaked(8, 8, 1000.0),
         ];
-        assert_eq!(locator.locate(&equal, 255.0).unwrap().unwrap().scale, 1.0);
+        assert_eq!(
+            locator.locate(&equal, 255.0).unwrap().unwrap().scale,
+            (1.0, 1.0)
+        );
     }
 
     #[test]
@@ -570,8 +650,10 @@ mod tests {
         let grow = Motion {
             dx: 1e6,
             dy: -1e6,
-            scale: 1.5,
+            scale: (1.5, 1.5),
             response: 1.0,
+            map: 0,
+            cell: (0.0, 0.0),
         };
         let mut s = state.clone();
         for _ in 0..20 {
@@ -582,12 +664,22 @@ mod tests {
         let shrink = Motion {
             dx: 0.0,
             dy: 0.0,
-            scale: 0.5,
+            scale: (0.5, 0.5),
             response: 1.0,
+            map: 0,
+            cell: (0.0, 0.0),
         };
         for _ in 0..20 {
             s = s.moved(&shrink, (100.0, 80.0), &p);
         }
         assert_eq!(s.size, (4.0, 4.0), "at least 0.2x and min_size_px");
+    }
+
+    #[test]
+    fn bilinear_interpolates_between_cells_and_clamps_outside() {
+        let map = Array2::from_shape_vec((2, 3), vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]).unwrap();
+        assert_eq!(bilinear(map.view(), 0.5, 0.5), 5.5);
+        assert_eq!(bilinear(map.view(), 1.0, 2.0), 12.0);
+        assert_eq!(bilinear(map.view(), -3.0, 9.0), 2.0);
     }
 }

@@ -1,10 +1,41 @@
 //! Cross-correlation of template features over search features: the Siamese similarity map.
 
-use ndarray::{s, Array2, ArrayView3};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
 
 /// Dense "valid" cross-correlation: `template` [C, h, w] slid over `search` [C, H, W] gives
 /// [H - h + 1, W - w + 1], each value the dot product of the template with the window under it.
 pub fn xcorr(template: ArrayView3<f32>, search: ArrayView3<f32>) -> Array2<f32> {
+    let (oh, ow) = output_size(template, search);
+    let mut out = Array2::<f32>::zeros((oh, ow));
+    let search = search.as_standard_layout();
+    for c in 0..template.dim().0 {
+        add_correlation(
+            template.index_axis(Axis(0), c),
+            search.index_axis(Axis(0), c),
+            out.view_mut(),
+        );
+    }
+    out
+}
+
+/// Depthwise cross-correlation: channel by channel, without the sum over channels, [C, H - h + 1, W - w + 1].
+/// This is what the box head reads: it keeps which features matched where.
+pub fn depthwise_xcorr(template: ArrayView3<f32>, search: ArrayView3<f32>) -> Array3<f32> {
+    let (oh, ow) = output_size(template, search);
+    let channels = template.dim().0;
+    let mut out = Array3::<f32>::zeros((channels, oh, ow));
+    let search = search.as_standard_layout();
+    for c in 0..channels {
+        add_correlation(
+            template.index_axis(Axis(0), c),
+            search.index_axis(Axis(0), c),
+            out.index_axis_mut(Axis(0), c),
+        );
+    }
+    out
+}
+
+fn output_size(template: ArrayView3<f32>, search: ArrayView3<f32>) -> (usize, usize) {
     let (channels, th, tw) = template.dim();
     let (search_channels, sh, sw) = search.dim();
     assert_eq!(
@@ -12,27 +43,27 @@ pub fn xcorr(template: ArrayView3<f32>, search: ArrayView3<f32>) -> Array2<f32> 
         "template and search channels differ"
     );
     assert!(th <= sh && tw <= sw, "template larger than search");
-    let (oh, ow) = (sh - th + 1, sw - tw + 1);
-    let mut out = Array2::<f32>::zeros((oh, ow));
-    let search = search.as_standard_layout();
+    (sh - th + 1, sw - tw + 1)
+}
+
+/// Adds the correlation of one template plane over one (standard-layout) search plane to `out`.
+fn add_correlation(weights: ArrayView2<f32>, plane: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
+    let (th, tw) = weights.dim();
+    let (oh, ow) = out.dim();
     // Loop order keeps the innermost loop a contiguous multiply-add over an output row, which vectorises.
-    for c in 0..channels {
-        let plane = search.slice(s![c, .., ..]);
-        for u in 0..th {
-            for v in 0..tw {
-                let weight = template[[c, u, v]];
-                for i in 0..oh {
-                    let src = plane.slice(s![i + u, v..v + ow]);
-                    let mut dst = out.row_mut(i);
-                    let (dst, src) = (dst.as_slice_mut().unwrap(), src.as_slice().unwrap());
-                    for (d, x) in dst.iter_mut().zip(src) {
-                        *d += weight * x;
-                    }
+    for u in 0..th {
+        for v in 0..tw {
+            let weight = weights[[u, v]];
+            for i in 0..oh {
+                let src = plane.slice(s![i + u, v..v + ow]);
+                let mut dst = out.row_mut(i);
+                let (dst, src) = (dst.as_slice_mut().unwrap(), src.as_slice().unwrap());
+                for (d, x) in dst.iter_mut().zip(src) {
+                    *d += weight * x;
                 }
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -73,6 +104,20 @@ mod tests {
         let slow = naive(&t, &x);
         assert_eq!(fast.dim(), (8, 7));
         for (a, b) in fast.iter().zip(slow.iter()) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn depthwise_channels_sum_to_the_dense_correlation() {
+        let t = filled((5, 4, 3), 4);
+        let x = filled((5, 11, 9), 5);
+        let depthwise = depthwise_xcorr(t.view(), x.view());
+        assert_eq!(depthwise.dim(), (5, 8, 7));
+        let one = depthwise_xcorr(t.slice(s![2..3, .., ..]), x.slice(s![2..3, .., ..]));
+        assert_eq!(depthwise.slice(s![2..3, .., ..]), one);
+        let dense = naive(&t, &x);
+        for (a, b) in depthwise.sum_axis(Axis(0)).iter().zip(dense.iter()) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
     }

@@ -196,6 +196,27 @@ fn bad_models() {
     assert_fails(&track(&model), 1, "the sidecar says [1, 64, 16, 16]");
     write(&sidecar.replace("\"total_stride\": 8,", ""), &onnx);
     assert_fails(&track(&model), 1, "missing field `total_stride`");
+
+    // A box head that is missing, or is not a head (the encoder's graph in its place).
+    let with_head = |file: &str, input: &str, output: &str| {
+        let mut json: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+        json["box_head"] =
+            serde_json::json!({"onnx": file, "input_name": input, "output_name": output});
+        json.to_string()
+    };
+    write(
+        &with_head("absent_head.onnx", "head_input", "size_change"),
+        &onnx,
+    );
+    assert_fails(&track(&model), 1, "absent_head.onnx not found");
+    std::fs::write(dir.path().join("m_head.onnx"), &onnx).unwrap();
+    write(
+        &with_head("m_head.onnx", "head_input", "size_change"),
+        &onnx,
+    );
+    assert_fails(&track(&model), 1, "no input named \"head_input\"");
+    write(&with_head("m_head.onnx", "input", "features"), &onnx);
+    assert_fails(&track(&model), 1, "m_head.onnx does not match its sidecar");
 }
 
 #[test]
