@@ -46,6 +46,37 @@ fn tracks_a_generated_video_within_iou_bound() {
     );
 }
 
+/// The other shipped models that are meant for use follow the generated target as well.
+#[test]
+fn alternative_models_track_within_iou_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
+    for name in ["effnet_lite0_s8_d8", "siamtrack_lite0_s8"] {
+        let model = siamtrack::paths::find_shipped(&format!("models/{name}.json")).unwrap();
+        let log = dir.path().join(format!("{name}.csv"));
+        let out = run(&[
+            "track",
+            video.to_str().unwrap(),
+            "--init-gt",
+            truth.to_str().unwrap(),
+            "--no-display",
+            "--log",
+            log.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let boxes: Vec<_> = read_records(&log, LogFormat::Csv)
+            .unwrap()
+            .iter()
+            .map(|r| r.bbox())
+            .collect();
+        assert_eq!(boxes.len(), 90, "{name}");
+        let iou = mean_iou(&boxes, &read_truth(&truth));
+        assert!(iou > MIN_MEAN_IOU, "{name}: mean IoU {iou:.3}");
+    }
+}
+
 /// The experimental box-head model: the head path (depthwise correlation, head graph, per-axis resize) runs end
 /// to end. Its head is weak (models/README.md), so the bound is only that of following the target at all (a box
 /// left where it started scores 0.04 on this clip); what only the head does is change width and height
