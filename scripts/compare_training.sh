@@ -3,13 +3,13 @@
 # steps (of a 1600-step cosine schedule, lr 3e-4, batch 8, so that every variant sees the same learning rate at
 # the same step), exported, given the shipped model's tuned tracker block, and scored on the dev split with the
 # Rust tracker. Untrained trunks are scored the same way. One line per variant goes to OUT/results.txt; the
-# reports to OUT/eval/NAME/. About an hour on 2 CPU cores.
+# reports to OUT/eval/NAME/. About 1.5 hours on 2 CPU cores.
 #   scripts/compare_training.sh [OUT_DIR] [DEV_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="$(realpath -m "${1:-out/compare}")"
 DEV="${2:-../shared/data/dev}"
-STEPS=400
+STEPS="${STEPS:-400}"  # the snapshot scored; later points of the curves in models/README.md: STEPS=800 etc.
 mkdir -p "$OUT/models"
 cargo build --release --quiet
 BIN=target/release/siamtrack
@@ -70,3 +70,6 @@ trained neck64 --neck 64
 trained whole_template --template-crop 0
 trained depth8 --depth 8
 trained coco60_lr1e-4 --coco-prob 0.6 --lr 1e-4
+trained lr3e-5 --lr 3e-5
+trained lr1e-5 --lr 1e-5
+trained lr3e-5_seed1 --lr 3e-5 --seed 1
