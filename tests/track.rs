@@ -3,8 +3,9 @@
 mod common;
 
 use common::*;
-use siamtrack::bbox::parse_annotation;
+use siamtrack::bbox::{parse_annotation, BBox};
 use siamtrack::tracklog::{read_records, LogFormat};
+use std::path::Path;
 
 /// Mean IoU a tracker must reach on the generated clip. On samples/orbit.mp4 a box that stays where it started
 /// scores 0.04 (`--set window_influence=1 --set scale_lr=0`), the shipped model 0.81 and the untrained encoder 0.90,
@@ -46,31 +47,36 @@ fn tracks_a_generated_video_within_iou_bound() {
     );
 }
 
+/// Tracks `video` from its first ground-truth box with the shipped model `name`; returns the logged boxes.
+fn track_with_shipped_model(dir: &Path, video: &Path, truth: &Path, name: &str) -> Vec<BBox> {
+    let model = siamtrack::paths::find_shipped(&format!("models/{name}.json")).unwrap();
+    let log = dir.join(format!("{name}.csv"));
+    let out = run(&[
+        "track",
+        video.to_str().unwrap(),
+        "--init-gt",
+        truth.to_str().unwrap(),
+        "--no-display",
+        "--log",
+        log.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    read_records(&log, LogFormat::Csv)
+        .unwrap()
+        .iter()
+        .map(|r| r.bbox())
+        .collect()
+}
+
 /// The other shipped models that are meant for use follow the generated target as well.
 #[test]
 fn alternative_models_track_within_iou_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
     for name in ["effnet_lite0_s8_d8", "siamtrack_lite0_s8"] {
-        let model = siamtrack::paths::find_shipped(&format!("models/{name}.json")).unwrap();
-        let log = dir.path().join(format!("{name}.csv"));
-        let out = run(&[
-            "track",
-            video.to_str().unwrap(),
-            "--init-gt",
-            truth.to_str().unwrap(),
-            "--no-display",
-            "--log",
-            log.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-        ]);
-        assert!(out.status.success(), "{name}: {}", stderr(&out));
-        let boxes: Vec<_> = read_records(&log, LogFormat::Csv)
-            .unwrap()
-            .iter()
-            .map(|r| r.bbox())
-            .collect();
+        let boxes = track_with_shipped_model(dir.path(), &video, &truth, name);
         assert_eq!(boxes.len(), 90, "{name}");
         let iou = mean_iou(&boxes, &read_truth(&truth));
         assert!(iou > MIN_MEAN_IOU, "{name}: mean IoU {iou:.3}");
@@ -85,25 +91,7 @@ fn alternative_models_track_within_iou_bound() {
 fn box_head_model_runs_and_resizes_each_axis() {
     let dir = tempfile::tempdir().unwrap();
     let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
-    let log = dir.path().join("track.csv");
-    let model = siamtrack::paths::find_shipped("models/effnet_lite0_s8_head.json").unwrap();
-    let out = run(&[
-        "track",
-        video.to_str().unwrap(),
-        "--init-gt",
-        truth.to_str().unwrap(),
-        "--no-display",
-        "--log",
-        log.to_str().unwrap(),
-        "--model",
-        model.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let boxes: Vec<_> = read_records(&log, LogFormat::Csv)
-        .unwrap()
-        .iter()
-        .map(|r| r.bbox())
-        .collect();
+    let boxes = track_with_shipped_model(dir.path(), &video, &truth, "effnet_lite0_s8_head");
     assert_eq!(boxes.len(), 90);
     let iou = mean_iou(&boxes, &read_truth(&truth));
     assert!(iou > 0.2, "mean IoU {iou:.3}");
