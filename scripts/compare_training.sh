@@ -73,3 +73,5 @@ trained coco60_lr1e-4 --coco-prob 0.6 --lr 1e-4
 trained lr3e-5 --lr 3e-5
 trained lr1e-5 --lr 1e-5
 trained lr3e-5_seed1 --lr 3e-5 --seed 1
+trained lr3e-5_seed2 --lr 3e-5 --seed 2
+trained depth8_lr3e-5 --depth 8 --lr 3e-5
