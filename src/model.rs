@@ -2,8 +2,9 @@
 
 use crate::config::ModelConfig;
 use crate::paths::find_shipped;
+use crate::xcorr::depthwise_xcorr;
 use anyhow::{anyhow, bail, Context, Result};
-use ndarray::{Array3, Array4, Axis, Ix4};
+use ndarray::{Array3, Array4, ArrayView3, Axis, Ix4};
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -43,6 +44,8 @@ pub struct Encoder {
 /// [N, 2, R, R].
 pub struct BoxHead {
     graph: Graph,
+    /// A uniform template window [C, k, k]: correlating it averages the search features under the template.
+    box_filter: Array3<f32>,
 }
 
 /// The ONNX Runtime library: `ORT_DYLIB_PATH` when set (cargo sets it from .cargo/config.toml), else the copy that
@@ -207,11 +210,22 @@ impl BoxHead {
         graph
             .check_contract(&[([1, 2 * model.channels, side, side], [1, 2, side, side])])
             .with_context(|| mismatch(&path, model))?;
-        Ok(Some(BoxHead { graph }))
+        let k = model.template_window();
+        let box_filter = Array3::from_elem((model.channels, k, k), 1.0 / (k * k) as f32);
+        Ok(Some(BoxHead { graph, box_filter }))
     }
 
-    /// Width and height change maps [2, R, R] for one head input [2C, R, R].
-    pub fn size_changes(&mut self, input: Array3<f32>) -> Result<Array3<f32>> {
+    /// Width and height change maps [2, R, R] for the template features [C, k, k] (already cut to the correlation
+    /// window) over one search crop's features [C, H, W]: the head reads their depthwise correlation followed by
+    /// the search features averaged over the template window.
+    pub fn size_changes(
+        &mut self,
+        template: ArrayView3<f32>,
+        search: ArrayView3<f32>,
+    ) -> Result<Array3<f32>> {
+        let correlation = depthwise_xcorr(template, search);
+        let averaged = depthwise_xcorr(self.box_filter.view(), search);
+        let input = ndarray::concatenate(Axis(0), &[correlation.view(), averaged.view()])?;
         let batch = input.insert_axis(Axis(0));
         Ok(self.graph.run(&batch)?.index_axis_move(Axis(0), 0))
     }

@@ -5,9 +5,9 @@ use crate::bbox::BBox;
 use crate::config::{ModelConfig, TrackerParams};
 use crate::crop::{crop_square, mean_colour, to_tensor};
 use crate::model::{BoxHead, Encoder, EncoderOptions};
-use crate::xcorr::{depthwise_xcorr, xcorr};
+use crate::xcorr::xcorr;
 use anyhow::{bail, ensure, Result};
-use ndarray::{s, Array2, Array3, Array4, ArrayView2, Axis};
+use ndarray::{s, Array2, Array3, Array4, ArrayView2};
 use opencv::core::{Mat, Size, CV_32F, CV_8UC3};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -506,15 +506,8 @@ impl Tracker {
             return Ok(None);
         };
         let template = &self.target.as_ref().expect("initialised").template;
-        let search = features.slice(s![motion.map, .., .., ..]);
-        // Correlation, then the search features averaged over the template window: a box filter is a
-        // correlation with a uniform template.
-        let (channels, k, _) = template.dim();
-        let uniform = Array3::from_elem((channels, k, k), 1.0 / (k * k) as f32);
-        let correlation = depthwise_xcorr(template.view(), search);
-        let averaged = depthwise_xcorr(uniform.view(), search);
-        let input = ndarray::concatenate(Axis(0), &[correlation.view(), averaged.view()])?;
-        let changes = head.size_changes(input)?;
+        let changes =
+            head.size_changes(template.view(), features.slice(s![motion.map, .., .., ..]))?;
         let (row, col) = motion.cell;
         let width = bilinear(changes.slice(s![0, .., ..]), row, col) as f64;
         let height = bilinear(changes.slice(s![1, .., ..]), row, col) as f64;

@@ -286,7 +286,7 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
     };
     let (video, truth_path) = generated_clip(dir.path(), "gone.mp4", spec);
     let log = dir.path().join("track.csv");
-    // The mechanism under test, with thresholds that fit this clip: both shipped encoders score the target about
+    // The mechanism under test, with thresholds that fit this clip: the default encoder scores the target about
     // 0.7 here and the blob background at most 0.35. The sidecars' thresholds are lower (set on dev, where
     // declaring a visible target lost costs more than noticing a vanished one late; docs/confidence.md).
     let out = run(&[
