@@ -63,7 +63,7 @@ pub struct Stages {
     pub crop: StageStats,
     /// The encoder on the search crops (`StageTimings::encoder_ms`).
     pub encoder: StageStats,
-    /// Cross-correlation, response calibration, peak and box update (`StageTimings::locate_ms`).
+    /// Cross-correlation, response calibration, peak, box head and box update (`StageTimings::locate_ms`).
     pub locate: StageStats,
     /// The whole `Tracker::update` call.
     pub tracker: StageStats,
