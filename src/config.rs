@@ -106,6 +106,44 @@ pub struct TrackerParams {
     /// Target sizes, relative to the last one, that the scan for a lost target tries.
     #[serde(default = "default_scan_scales")]
     pub scan_scales: Vec<f64>,
+    /// Weight of the online target model's response in the fused map (0: the Siamese response alone). Both maps
+    /// are in units of the first frame's self-match, so the fused peak is the track's confidence.
+    #[serde(default = "default_target_weight")]
+    pub target_weight: f64,
+    /// Weigh the two responses per frame by how sharply each peaks (`target_weight` stays the average share).
+    #[serde(default)]
+    pub target_adaptive: bool,
+    /// Gaussian label spread of the target model, as a share of the target's side (per axis).
+    #[serde(default = "default_target_sigma")]
+    pub target_sigma: f64,
+    /// Ridge term of the target model, relative to the first frame's mean spectral energy.
+    #[serde(default = "default_target_lambda")]
+    pub target_lambda: f64,
+    /// Samples the target model keeps (the first frame's among them).
+    #[serde(default = "default_target_memory")]
+    pub target_memory: usize,
+    /// Weight of each new sample of the target model; older ones decay by (1 - rate).
+    #[serde(default = "default_target_learning_rate")]
+    pub target_learning_rate: f64,
+    /// Least share of the target model's weight held by the first frame.
+    #[serde(default = "default_target_first_weight")]
+    pub target_first_weight: f64,
+    /// Confidence a frame needs for its sample to join the target model (above 1: never update).
+    #[serde(default = "default_target_update_above")]
+    pub target_update_above: f64,
+    /// Scales in the ladder of the DSST-style scale filter that sizes the box after the search has placed it
+    /// (0: no filter; the box size then comes from the `scale_num` search crops alone).
+    #[serde(default = "default_scale_filter_scales")]
+    pub scale_filter_scales: usize,
+    /// Ratio between neighbouring scales of the filter's ladder.
+    #[serde(default = "default_scale_filter_step")]
+    pub scale_filter_step: f64,
+    /// Weight of each confident frame in the scale filter.
+    #[serde(default = "default_scale_filter_learning_rate")]
+    pub scale_filter_learning_rate: f64,
+    /// Pixels of each resized patch of the scale filter.
+    #[serde(default = "default_scale_filter_area")]
+    pub scale_filter_area: f64,
 }
 
 fn default_size_lr() -> f64 {
@@ -140,6 +178,39 @@ fn default_max_scan_tiles() -> usize {
 }
 fn default_scan_scales() -> Vec<f64> {
     vec![0.8, 1.0, 1.25]
+}
+fn default_target_weight() -> f64 {
+    0.0
+}
+fn default_target_sigma() -> f64 {
+    0.1
+}
+fn default_target_lambda() -> f64 {
+    0.01
+}
+fn default_target_memory() -> usize {
+    8
+}
+fn default_target_learning_rate() -> f64 {
+    0.05
+}
+fn default_target_first_weight() -> f64 {
+    0.5
+}
+fn default_target_update_above() -> f64 {
+    0.5
+}
+fn default_scale_filter_scales() -> usize {
+    0
+}
+fn default_scale_filter_step() -> f64 {
+    1.03
+}
+fn default_scale_filter_learning_rate() -> f64 {
+    0.025
+}
+fn default_scale_filter_area() -> f64 {
+    512.0
 }
 
 impl ModelConfig {
@@ -282,6 +353,23 @@ impl ModelConfig {
         }
         if !(0.0..=1.0).contains(&t.window_influence) || t.context < 0.0 {
             bail!("tracker: window_influence must be in 0..1 and context >= 0");
+        }
+        let unit = |v: f64| (0.0..=1.0).contains(&v);
+        let target_ok = unit(t.target_weight)
+            && unit(t.target_learning_rate)
+            && unit(t.target_first_weight)
+            && t.target_sigma > 0.0
+            && t.target_lambda > 0.0
+            && (1..=64).contains(&t.target_memory);
+        if !target_ok {
+            bail!("tracker: target_weight, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_memory in 1..64");
+        }
+        if t.scale_filter_scales > 65
+            || t.scale_filter_step < 1.0
+            || !(0.0..=1.0).contains(&t.scale_filter_learning_rate)
+            || !(16.0..=16384.0).contains(&t.scale_filter_area)
+        {
+            bail!("tracker: scale_filter_scales at most 65, scale_filter_step >= 1, scale_filter_learning_rate in 0..1, scale_filter_area in 16..16384");
         }
         if !(t.min_size_ratio > 0.0 && t.min_size_ratio <= 1.0 && t.max_size_ratio >= 1.0) {
             bail!("tracker: min_size_ratio must be in (0, 1] and max_size_ratio >= 1");

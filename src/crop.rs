@@ -21,23 +21,35 @@ pub fn crop_square(
     out: i32,
     pad: Scalar,
 ) -> Result<Mat> {
+    crop_rect(frame, center, (side, side), (out, out), pad)
+}
+
+/// Crops the rectangle of `size` (width, height, pixels) centred on `center` and resizes it to `out` (width,
+/// height). Parts outside the frame are filled with `pad`.
+pub fn crop_rect(
+    frame: &Mat,
+    center: (f64, f64),
+    size: (f64, f64),
+    out: (i32, i32),
+    pad: Scalar,
+) -> Result<Mat> {
     ensure!(
-        side.is_finite() && side > 0.0,
-        "crop side must be positive, got {side}"
+        size.0.is_finite() && size.0 > 0.0 && size.1.is_finite() && size.1 > 0.0,
+        "crop side must be positive, got {size:?}"
     );
-    let scale = out as f64 / side;
+    let (sx, sy) = (out.0 as f64 / size.0, out.1 as f64 / size.1);
     // Map the crop centre (pixel-centre coordinates: box coordinate - 0.5) onto the centre of the output.
-    let half = (out as f64 - 1.0) / 2.0;
+    let (hx, hy) = ((out.0 as f64 - 1.0) / 2.0, (out.1 as f64 - 1.0) / 2.0);
     let affine = Mat::from_slice_2d(&[
-        [scale, 0.0, half - scale * (center.0 - 0.5)],
-        [0.0, scale, half - scale * (center.1 - 0.5)],
+        [sx, 0.0, hx - sx * (center.0 - 0.5)],
+        [0.0, sy, hy - sy * (center.1 - 0.5)],
     ])?;
     let mut crop = Mat::default();
     imgproc::warp_affine(
         frame,
         &mut crop,
         &affine,
-        Size::new(out, out),
+        Size::new(out.0, out.1),
         imgproc::INTER_LINEAR,
         BORDER_CONSTANT,
         pad,

@@ -83,6 +83,47 @@ fn alternative_models_track_within_iou_bound() {
     }
 }
 
+/// The online target model (fused with the template) and the one-pass scale filter, each alone and together,
+/// follow the generated target as well as the template alone must.
+#[test]
+fn target_model_and_scale_filter_track_within_iou_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
+    let variants: [(&str, &[&str]); 3] = [
+        ("target model", &["target_weight=0.5"]),
+        ("one pass", &["scale_num=1", "scale_filter_scales=17"]),
+        (
+            "both",
+            &["target_weight=0.5", "scale_num=1", "scale_filter_scales=17"],
+        ),
+    ];
+    for (name, sets) in variants {
+        let log = dir.path().join("variant.csv");
+        let mut args = vec![
+            "track",
+            video.to_str().unwrap(),
+            "--init-gt",
+            truth.to_str().unwrap(),
+            "--no-display",
+            "--log",
+            log.to_str().unwrap(),
+        ];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = run(&args);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let boxes: Vec<_> = read_records(&log, LogFormat::Csv)
+            .unwrap()
+            .iter()
+            .map(|r| r.bbox())
+            .collect();
+        assert_eq!(boxes.len(), 90, "{name}");
+        let iou = mean_iou(&boxes, &read_truth(&truth));
+        assert!(iou > MIN_MEAN_IOU, "{name}: mean IoU {iou:.3}");
+    }
+}
+
 /// The experimental box-head model: the head path (depthwise correlation, head graph, per-axis resize) runs end
 /// to end. Its head is weak (models/README.md), so the bound is only that of following the target at all (a box
 /// left where it started scores 0.04 on this clip); what only the head does is change width and height
@@ -285,52 +326,78 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
         ..small_spec(200, 7)
     };
     let (video, truth_path) = generated_clip(dir.path(), "gone.mp4", spec);
-    let log = dir.path().join("track.csv");
     // The mechanism under test, with thresholds that fit this clip: the default encoder scores the target about
     // 0.7 here and the blob background at most 0.35. The sidecars' thresholds are lower (set on dev, where
-    // declaring a visible target lost costs more than noticing a vanished one late; docs/confidence.md).
-    let out = run(&[
-        "track",
-        video.to_str().unwrap(),
-        "--init-gt",
-        truth_path.to_str().unwrap(),
-        "--no-display",
-        "--log",
-        log.to_str().unwrap(),
-        "--set",
-        "uncertain_below=0.5",
-        "--set",
-        "lost_below=0.45",
-        "--set",
-        "lost_after=3",
-        "--set",
-        "recover_above=0.55",
-    ]);
-    assert!(out.status.success());
-    let rows = read_records(&log, LogFormat::Csv).unwrap();
-    let truth = read_truth(&truth_path);
-    let lost = (60..100)
-        .filter(|&i| rows[i].state == siamtrack::TrackState::Lost)
-        .count();
-    assert!(
-        lost >= 32,
-        "lost on only {lost} of the 40 frames without target"
-    );
-    let first = rows[0].bbox();
-    assert!(
-        rows.iter()
-            .all(|r| r.w <= 5.0 * first.w && r.h <= 5.0 * first.h),
-        "the box never grows without bound"
-    );
-    let back = (100..100 + MAX_REACQUIRE_FRAMES).find(|&i| {
-        rows[i].state != siamtrack::TrackState::Lost && rows[i].bbox().iou(&truth[i].unwrap()) > 0.5
-    });
-    assert!(
-        back.is_some(),
-        "not re-acquired within {MAX_REACQUIRE_FRAMES} frames"
-    );
-    // And it keeps the target afterwards.
-    let boxes: Vec<_> = rows[100..].iter().map(|r| r.bbox()).collect();
-    let iou = mean_iou(&boxes, &truth[100..]);
-    assert!(iou > MIN_MEAN_IOU, "mean IoU {iou:.3} after the return");
+    // declaring a visible target lost costs more than noticing a vanished one late; docs/confidence.md). With
+    // the target model the fused score of the target is about 0.5 (the model's own match fades from 1 on the
+    // first frame), and re-detection goes through its verification.
+    let variants: [(&str, [&str; 5]); 2] = [
+        (
+            "template",
+            [
+                "target_weight=0",
+                "uncertain_below=0.5",
+                "lost_below=0.45",
+                "lost_after=3",
+                "recover_above=0.55",
+            ],
+        ),
+        (
+            "template + target model",
+            [
+                "target_weight=0.5",
+                "uncertain_below=0.4",
+                "lost_below=0.3",
+                "lost_after=3",
+                "recover_above=0.42",
+            ],
+        ),
+    ];
+    for (name, sets) in variants {
+        let log = dir.path().join("track.csv");
+        let mut args = vec![
+            "track",
+            video.to_str().unwrap(),
+            "--init-gt",
+            truth_path.to_str().unwrap(),
+            "--no-display",
+            "--log",
+            log.to_str().unwrap(),
+        ];
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        let out = run(&args);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let rows = read_records(&log, LogFormat::Csv).unwrap();
+        let truth = read_truth(&truth_path);
+        let lost = (60..100)
+            .filter(|&i| rows[i].state == siamtrack::TrackState::Lost)
+            .count();
+        assert!(
+            lost >= 32,
+            "{name}: lost on only {lost} of the 40 frames without target"
+        );
+        let first = rows[0].bbox();
+        assert!(
+            rows.iter()
+                .all(|r| r.w <= 5.0 * first.w && r.h <= 5.0 * first.h),
+            "{name}: the box never grows without bound"
+        );
+        let back = (100..100 + MAX_REACQUIRE_FRAMES).find(|&i| {
+            rows[i].state != siamtrack::TrackState::Lost
+                && rows[i].bbox().iou(&truth[i].unwrap()) > 0.5
+        });
+        assert!(
+            back.is_some(),
+            "{name}: not re-acquired within {MAX_REACQUIRE_FRAMES} frames"
+        );
+        // And it keeps the target afterwards.
+        let boxes: Vec<_> = rows[100..].iter().map(|r| r.bbox()).collect();
+        let iou = mean_iou(&boxes, &truth[100..]);
+        assert!(
+            iou > MIN_MEAN_IOU,
+            "{name}: mean IoU {iou:.3} after the return"
+        );
+    }
 }

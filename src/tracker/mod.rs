@@ -1,5 +1,16 @@
-//! The SiamFC tracker: embed the target once, then each frame correlate it over a few scaled search crops and move
-//! the box to the peak of the response.
+//! The tracker: embed the target once, then each frame correlate it over a few scaled search crops (the Siamese
+//! response, the anchor that cannot drift), fuse that with the response of an online target model learned on the
+//! same features, and move the box to the peak of the fused response.
+
+mod recovery;
+mod scale;
+mod siamese;
+mod target_model;
+
+use recovery::ScanGeometry;
+pub use scale::{ScaleFilter, ScaleParams};
+pub use siamese::{Motion, PeakLocator};
+pub use target_model::{Spectrum, TargetModel, TargetModelParams};
 
 use crate::bbox::BBox;
 use crate::config::{ModelConfig, TrackerParams};
@@ -8,8 +19,7 @@ use crate::model::{BoxHead, Encoder, EncoderOptions};
 use crate::xcorr::xcorr;
 use anyhow::{bail, ensure, Result};
 use ndarray::{s, Array2, Array3, Array4, ArrayView2};
-use opencv::core::{Mat, Size, CV_32F, CV_8UC3};
-use opencv::imgproc;
+use opencv::core::{Mat, CV_8UC3};
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -82,146 +92,16 @@ struct Target {
     scan_cursor: usize,
     /// Template features, already cut to the correlation window.
     template: Array3<f32>,
+    /// The discriminative model learned online; `None` when its weight is 0.
+    model: Option<TargetModel>,
+    /// Sizes the box after the search placed it; `None` when the sidecar asks for none.
+    scale_filter: Option<ScaleFilter>,
 }
 
-/// The box change one frame's responses call for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Motion {
-    /// Displacement of the centre, frame pixels.
-    pub dx: f64,
-    pub dy: f64,
-    /// Damped size factors of width and height.
-    pub scale: (f64, f64),
-    /// Raw correlation at the chosen peak.
-    pub response: f32,
-    /// Which correlation map the peak is in, and where: (row, column) in response cells, sub-cell.
-    pub map: usize,
-    pub cell: (f64, f64),
-}
-
-fn hann(n: usize) -> Vec<f32> {
-    if n == 1 {
-        return vec![1.0];
-    }
-    (0..n)
-        .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / (n - 1) as f32).cos())
-        .collect()
-}
-
-/// The encoder-free half of SiamFC: from per-scale correlation maps to a box motion.
-pub struct PeakLocator {
-    params: TrackerParams,
-    total_stride: f64,
-    search_size: f64,
-    scale_factors: Vec<f64>,
-    /// Hann window over the upsampled response, summing to 1.
-    window: Array2<f32>,
-}
-
-impl PeakLocator {
-    pub fn new(model: &ModelConfig) -> Self {
-        let params = model.tracker.clone();
-        let half = (params.scale_num / 2) as i32;
-        let scale_factors = (-half..=half).map(|k| params.scale_step.powi(k)).collect();
-        let side = model.response_size() * params.response_up;
-        let h = hann(side);
-        let total: f32 = h.iter().sum::<f32>().powi(2);
-        let window = Array2::from_shape_fn((side, side), |(i, j)| h[i] * h[j] / total);
-        Self {
-            params,
-            total_stride: model.total_stride as f64,
-            search_size: model.search_size as f64,
-            scale_factors,
-            window,
-        }
-    }
-
-    /// Search-crop sides relative to the nominal one, smallest first.
-    pub fn scale_factors(&self) -> &[f64] {
-        &self.scale_factors
-    }
-
-    /// Picks the best scale (non-central ones penalised) and the windowed peak in it. `raw[k]` is the correlation
-    /// map of scale k; `search_side` the nominal search crop side in frame pixels. `None` when the maps hold NaN.
-    pub fn locate(&self, raw: &[Array2<f32>], search_side: f64) -> Result<Option<Motion>> {
-        let p = &self.params;
-        if raw.iter().flatten().any(|v| v.is_nan()) {
-            return Ok(None);
-        }
-        let max = |m: &Array2<f32>| m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        // The multiplicative scale penalty needs non-negative responses: shift by the lowest response of all
-        // scales (learned correlations can be negative, where a penalty < 1 would favour a scale).
-        let floor = raw.iter().flatten().copied().fold(f32::INFINITY, f32::min);
-        let centre = self.scale_factors.len() / 2;
-        let penalised = |k: usize| {
-            let shifted = max(&raw[k]) - floor;
-            if k == centre {
-                shifted
-            } else {
-                shifted * p.scale_penalty as f32
-            }
-        };
-        let best = (0..raw.len())
-            .max_by(|&a, &b| penalised(a).total_cmp(&penalised(b)))
-            .unwrap_or(centre);
-        // Only the chosen scale is upsampled for the sub-cell peak.
-        let (row, col, response) = self.windowed_peak(&self.upsample(&raw[best])?)?;
-        let up_side = self.window.nrows() as f64;
-        let factor = self.scale_factors[best];
-        let to_frame =
-            self.total_stride / p.response_up as f64 * search_side * factor / self.search_size;
-        let damped = 1.0 - p.scale_lr + p.scale_lr * factor;
-        // The bicubic resize puts upsampled pixel u at source coordinate (u + 0.5) / up - 0.5.
-        let to_cell = |u: usize| (u as f64 + 0.5) / p.response_up as f64 - 0.5;
-        Ok(Some(Motion {
-            dx: (col as f64 - (up_side - 1.0) / 2.0) * to_frame,
-            dy: (row as f64 - (up_side - 1.0) / 2.0) * to_frame,
-            scale: (damped, damped),
-            response,
-            map: best,
-            cell: (to_cell(row), to_cell(col)),
-        }))
-    }
-
-    /// Upsamples a correlation map (bicubic) for sub-cell peak localisation.
-    fn upsample(&self, raw: &Array2<f32>) -> Result<Mat> {
-        let side = raw.nrows() as i32;
-        let values = raw.as_standard_layout();
-        let small =
-            Mat::new_rows_cols_with_data(side, side, values.as_slice().expect("standard layout"))?;
-        let up = (side as usize * self.params.response_up) as i32;
-        let mut upsampled = Mat::default();
-        imgproc::resize(
-            &small,
-            &mut upsampled,
-            Size::new(up, up),
-            0.0,
-            0.0,
-            imgproc::INTER_CUBIC,
-        )?;
-        Ok(upsampled)
-    }
-
-    /// SiamFC's normalisation and cosine window; returns the peak's (row, column) and its raw response.
-    fn windowed_peak(&self, response: &Mat) -> Result<(usize, usize, f32)> {
-        ensure!(response.typ() == CV_32F && response.is_continuous());
-        let values = response.data_typed::<f32>()?;
-        let min = values.iter().copied().fold(f32::INFINITY, f32::min);
-        let sum: f32 = values.iter().map(|v| v - min).sum();
-        let influence = self.params.window_influence as f32;
-        let norm = if sum > 0.0 { 1.0 / sum } else { 0.0 };
-        let (best, _) = values
-            .iter()
-            .zip(self.window.iter())
-            .map(|(&v, &w)| (1.0 - influence) * (v - min) * norm + influence * w)
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
-            );
-        let side = self.window.ncols();
-        Ok((best / side, best % side, values[best]))
-    }
+/// Search crops through the encoder: their features and the Siamese correlation map of each.
+struct Embedded {
+    features: Array4<f32>,
+    raw: Vec<Array2<f32>>,
 }
 
 impl TargetState {
@@ -326,31 +206,119 @@ impl Tracker {
             lost_frames: 0,
             scan_cursor: 0,
             template,
+            model: None,
+            scale_filter: None,
         });
         // How the target matches itself, in its own search region: the scale of the confidence.
-        let (raw, _) = self.correlate(frame, &[(bbox.center(), self.search_side(size))])?;
-        let mut values: Vec<f32> = raw[0].iter().copied().filter(|v| v.is_finite()).collect();
+        let search_side = self.search_side(size);
+        let embedded = self.correlate(frame, &[(bbox.center(), search_side)])?;
+        let mut values: Vec<f32> = embedded.raw[0]
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
         ensure!(
             !values.is_empty(),
             "the encoder gave no finite response on the first frame"
         );
         values.sort_by(f32::total_cmp);
         let (floor, peak) = (values[values.len() / 2], values[values.len() - 1]);
-        self.target.as_mut().expect("set above").reference = (floor, peak);
+        let p = &self.model.tracker;
+        let model = (p.target_weight > 0.0).then(|| {
+            let centre = (self.model.search_feature_size as f64 - 1.0) / 2.0;
+            TargetModel::new(
+                target_params(p),
+                embedded.features.slice(s![0, .., .., ..]),
+                (centre, centre),
+                self.size_in_cells(size, search_side),
+            )
+        });
+        let scale_filter = match p.scale_filter_scales {
+            0 => None,
+            scales => Some(ScaleFilter::new(
+                ScaleParams {
+                    scales,
+                    step: p.scale_filter_step,
+                    learning_rate: p.scale_filter_learning_rate,
+                    patch_area: p.scale_filter_area,
+                },
+                frame,
+                bbox.center(),
+                size,
+            )?),
+        };
+        let target = self.target.as_mut().expect("set above");
+        target.reference = (floor, peak);
+        target.model = model;
+        target.scale_filter = scale_filter;
         Ok(())
     }
 
-    /// Confidence in 0..1 of a raw response, relative to the first frame's (see [`Track::score`]).
-    fn confidence(&self, response: f32) -> f32 {
+    /// A target size (width, height, frame pixels) as (rows, columns) of feature cells in a search crop of
+    /// `search_side` frame pixels.
+    fn size_in_cells(&self, size: (f64, f64), search_side: f64) -> (f64, f64) {
+        let cell = search_side / self.model.search_size as f64 * self.model.total_stride as f64;
+        (size.1 / cell, size.0 / cell)
+    }
+
+    /// Offset of response cell 0 in search feature cells: the template window's half side.
+    fn response_offset(&self) -> f64 {
+        (self.model.template_window() as f64 - 1.0) / 2.0
+    }
+
+    /// A Siamese map in units of the first frame's self-match: 0 at the first response's median, 1 at its peak.
+    fn calibrate(&self, raw: &Array2<f32>) -> Array2<f32> {
         let (floor, peak) = self.target.as_ref().expect("initialised").reference;
         let span = (peak - floor).max(f32::EPSILON * peak.abs().max(1.0));
-        ((response - floor) / span).clamp(0.0, 1.0)
+        raw.mapv(|v| (v - floor) / span)
+    }
+
+    fn calibrated(&self, raw: &[Array2<f32>]) -> Vec<Array2<f32>> {
+        raw.iter().map(|m| self.calibrate(m)).collect()
+    }
+
+    /// Each crop's Siamese map and target-model response fused on the response grid, in units of the first
+    /// frame's self-match: `(1 - w) * (siamese - floor) / (peak - floor) + w * target_model`. Also returns the
+    /// spectra of the crops' features for the target model's update.
+    fn fuse(&self, embedded: &Embedded) -> Result<(Vec<Array2<f32>>, Vec<Spectrum>)> {
+        let raw = &embedded.raw;
+        let target = self.target.as_ref().expect("initialised");
+        let Some(model) = &target.model else {
+            return Ok((self.calibrated(raw), Vec::new()));
+        };
+        let w = self.model.tracker.target_weight as f32;
+        let offset = self.response_offset();
+        let spectra: Vec<Spectrum> = (0..raw.len())
+            .map(|k| model.spectrum(embedded.features.slice(s![k, .., .., ..])))
+            .collect();
+        let adaptive = self.model.tracker.target_adaptive;
+        let fused = raw
+            .iter()
+            .zip(&spectra)
+            .map(|(map, spectrum)| {
+                let response = model.respond(spectrum);
+                let learned = Array2::from_shape_fn(map.dim(), |(i, j)| {
+                    bilinear(response.view(), i as f64 + offset, j as f64 + offset)
+                });
+                let siamese = self.calibrate(map);
+                // Each map's say in proportion to how sharply it peaks on this frame.
+                let w = if adaptive {
+                    let (a, b) = (sharpness(&learned), sharpness(&siamese));
+                    (2.0 * w * a / (a + b).max(f32::EPSILON)).clamp(0.0, 1.0)
+                } else {
+                    w
+                };
+                siamese * (1.0 - w) + learned * w
+            })
+            .collect();
+        Ok((fused, spectra))
     }
 
     /// Locates the target in the next frame. While the target is lost the box stays where it was last seen and
     /// the search region grows frame by frame up to a scan of the whole frame, until the template matches again.
     pub fn update(&mut self, frame: &Mat) -> Result<Track> {
         check_frame(frame)?;
+        self.timings = StageTimings::default();
         let Some(target) = &self.target else {
             bail!("Tracker::update called before Tracker::init");
         };
@@ -398,11 +366,12 @@ impl Tracker {
             .iter()
             .map(|f| (state.center, search_side * f))
             .collect();
-        let (raw, features) = self.correlate(frame, &crops)?;
+        let embedded = self.correlate(frame, &crops)?;
         let located = Instant::now();
-        let mut motion = self.locator.locate(&raw, search_side)?;
+        let (fused, spectra) = self.fuse(&embedded)?;
+        let mut motion = self.locator.locate(&embedded.raw, &fused, search_side)?;
         if let Some(m) = motion.as_mut() {
-            if let Some((width, height)) = self.head_size_change(&features, m)? {
+            if let Some((width, height)) = self.head_size_change(&embedded.features, m)? {
                 // The head's factors are relative to the box the chosen crop was cut for: the current one
                 // times that crop's scale factor.
                 let (lr, factor) = (
@@ -416,82 +385,98 @@ impl Tracker {
             }
         }
         let frame_size = (frame.cols() as f64, frame.rows() as f64);
-        let next = motion.map(|m| state.moved(&m, frame_size, &self.model.tracker));
+        let p = &self.model.tracker;
+        if let (Some(m), Some(filter)) = (
+            motion.as_mut(),
+            &self.target.as_ref().expect("initialised").scale_filter,
+        ) {
+            let placed = (state.center.0 + m.dx, state.center.1 + m.dy);
+            let factor = filter.estimate(frame, placed, state.size)?;
+            m.scale = (m.scale.0 * factor, m.scale.1 * factor);
+        }
+        let next = motion.map(|m| state.moved(&m, frame_size, p));
+        let score = motion.map_or(0.0, |m| confidence(m.response));
+        if let (Some(m), Some(next)) = (motion, &next) {
+            if score as f64 >= p.target_update_above {
+                self.learn(frame, &spectra, &m, next, search_side)?;
+            }
+        }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
-        Ok((next, motion.map_or(0.0, |m| self.confidence(m.response))))
+        Ok((next, score))
     }
 
-    /// One step of the search for a lost target: a region around the last position, growing with each lost frame
-    /// until it covers the frame, is tiled with search crops at the target's scale times each of `scan_scales`;
-    /// at most `max_scan_tiles` are embedded per frame, taking turns. Returns the new state when a tile matches
+    /// Learns from a confident frame: the chosen crop joins the target model's support set, labelled where the
+    /// target was found, and the scale filter takes in the new box.
+    fn learn(
+        &mut self,
+        frame: &Mat,
+        spectra: &[Spectrum],
+        motion: &Motion,
+        next: &TargetState,
+        search_side: f64,
+    ) -> Result<()> {
+        let crop_side = search_side * self.locator.scale_factors()[motion.map];
+        let offset = self.response_offset();
+        let centre = (motion.cell.0 + offset, motion.cell.1 + offset);
+        let size = self.size_in_cells(next.size, crop_side);
+        let target = self.target.as_mut().expect("initialised");
+        if let (Some(model), Some(spectrum)) = (target.model.as_mut(), spectra.get(motion.map)) {
+            model.update(spectrum, centre, size);
+        }
+        if let Some(filter) = target.scale_filter.as_mut() {
+            filter.update(frame, next.center, next.size)?;
+        }
+        Ok(())
+    }
+
+    /// One step of the search for a lost target (see [`recovery`]). Returns the new state when a tile matches
     /// with `recover_above` confidence.
     fn recover(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
         let p = self.model.tracker.clone();
         let target = self.target.as_ref().expect("initialised");
         let state = target.state.clone();
         let search_side = self.search_side(state.size);
-        let (width, height) = (frame.cols() as f64, frame.rows() as f64);
-        let region =
-            (search_side * p.search_growth.powi(target.lost_frames as i32)).min(width.max(height));
-        // Tiles for every scan scale (the target may come back nearer or farther), each grid spaced by the span
-        // of target centres one tile sees.
-        let mut grid: Vec<((f64, f64), f64)> = Vec::new();
-        for &scale in &p.scan_scales {
-            let cell = self.model.total_stride as f64 * search_side * scale
-                / self.model.search_size as f64;
-            let span = (self.model.response_size() as f64 - 1.0).max(1.0) * cell;
-            let axis = |centre: f64, extent: f64| -> Vec<f64> {
-                let side = region.min(extent);
-                let start = (centre - side / 2.0).clamp(0.0, extent - side);
-                let n = (side / span).ceil().max(1.0) as usize;
-                (0..n)
-                    .map(|i| start + side * (i as f64 + 0.5) / n as f64)
-                    .collect()
-            };
-            let (xs, ys) = (axis(state.center.0, width), axis(state.center.1, height));
-            grid.extend(
-                ys.iter()
-                    .flat_map(|&y| xs.iter().map(move |&x| ((x, y), scale))),
-            );
-        }
-        let count = grid.len().min(p.max_scan_tiles.max(1));
-        let first = target.scan_cursor % grid.len();
-        let tiles: Vec<((f64, f64), f64)> =
-            (0..count).map(|i| grid[(first + i) % grid.len()]).collect();
-        self.target.as_mut().expect("initialised").scan_cursor = first + count;
-
+        let frame_size = (frame.cols() as f64, frame.rows() as f64);
+        let scan = ScanGeometry {
+            search_side,
+            cell: self.model.total_stride as f64 * search_side / self.model.search_size as f64,
+            response_size: self.model.response_size(),
+        };
+        let (tiles, cursor) = scan.tiles(
+            state.center,
+            frame_size,
+            target.lost_frames,
+            target.scan_cursor,
+            &p,
+        );
+        self.target.as_mut().expect("initialised").scan_cursor = cursor;
         let crops: Vec<_> = tiles
             .iter()
             .map(|&(centre, scale)| (centre, search_side * scale))
             .collect();
-        let (raw, _) = self.correlate(frame, &crops)?;
+        let embedded = self.correlate(frame, &crops)?;
         let located = Instant::now();
-        let mut best: Option<(f32, Motion)> = None;
-        for (tile, (map, &(centre, scale))) in raw.iter().zip(&tiles).enumerate() {
-            let cell = self.model.total_stride as f64 * search_side * scale
-                / self.model.search_size as f64;
-            let half = (map.nrows() as f64 - 1.0) / 2.0;
-            for ((i, j), &response) in map.indexed_iter() {
-                let score = self.confidence(response);
-                if best.is_none_or(|(b, _)| score > b) {
-                    let motion = Motion {
-                        dx: centre.0 + (j as f64 - half) * cell - state.center.0,
-                        dy: centre.1 + (i as f64 - half) * cell - state.center.1,
-                        scale: (scale, scale),
-                        response,
-                        map: tile,
-                        cell: (i as f64, j as f64),
-                    };
-                    best = Some((score, motion));
-                }
-            }
-        }
+        // The template proposes: the target model's window is centred on each tile, so it would mute a target
+        // found away from a tile's centre.
+        let best = scan.best_match(&self.calibrated(&embedded.raw), &tiles, state.center);
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
-        let Some((score, motion)) = best.filter(|(s, _)| s.is_finite()) else {
+        let Some(motion) = best else {
             return Ok((None, 0.0));
         };
-        let next =
-            (score as f64 >= p.recover_above).then(|| state.moved(&motion, (width, height), &p));
+        let mut score = confidence(motion.response);
+        let candidate = state.moved(&motion, frame_size, &p);
+        let has_model = self.target.as_ref().expect("initialised").model.is_some();
+        if score as f64 >= p.recover_above && has_model {
+            // The fused response verifies, on a search crop centred on the candidate: a look-alike of the
+            // template that the target model has learned to reject does not take the target back.
+            let check = self.correlate(
+                frame,
+                &[(candidate.center, self.search_side(candidate.size))],
+            )?;
+            let (fused, _) = self.fuse(&check)?;
+            score = confidence(central_peak(&fused[0]));
+        }
+        let next = (score as f64 >= p.recover_above).then_some(candidate);
         Ok((next, score))
     }
 
@@ -518,11 +503,7 @@ impl Tracker {
     /// Embeds square crops (centre, side in frame pixels) in one batch and correlates the template over each;
     /// returns the correlation maps and the search features. Records crop and encoder time, and starts the
     /// locate time.
-    fn correlate(
-        &mut self,
-        frame: &Mat,
-        crops: &[((f64, f64), f64)],
-    ) -> Result<(Vec<Array2<f32>>, Array4<f32>)> {
+    fn correlate(&mut self, frame: &Mat, crops: &[((f64, f64), f64)]) -> Result<Embedded> {
         let started = Instant::now();
         let pad = mean_colour(frame)?;
         let out = self.model.search_size as i32;
@@ -538,12 +519,47 @@ impl Tracker {
         let raw = (0..images.len())
             .map(|k| xcorr(template.view(), features.slice(s![k, .., .., ..])))
             .collect();
-        self.timings = StageTimings {
-            crop_ms: (cropped - started).as_secs_f64() * 1000.0,
-            encoder_ms: (encoded - cropped).as_secs_f64() * 1000.0,
-            locate_ms: encoded.elapsed().as_secs_f64() * 1000.0,
-        };
-        Ok((raw, features))
+        self.timings.crop_ms += (cropped - started).as_secs_f64() * 1000.0;
+        self.timings.encoder_ms += (encoded - cropped).as_secs_f64() * 1000.0;
+        self.timings.locate_ms += encoded.elapsed().as_secs_f64() * 1000.0;
+        Ok(Embedded { raw, features })
+    }
+}
+
+/// Peak-to-sidelobe ratio of a map: how far its peak stands above the rest, in standard deviations.
+fn sharpness(map: &Array2<f32>) -> f32 {
+    let n = map.len() as f32;
+    let mean = map.sum() / n;
+    let std = (map.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    let max = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    ((max - mean) / std.max(f32::EPSILON)).max(0.0)
+}
+
+/// The highest value within one cell of a map's centre.
+fn central_peak(map: &Array2<f32>) -> f32 {
+    let (rows, cols) = map.dim();
+    let (r, c) = (rows / 2, cols / 2);
+    map.slice(s![
+        r.saturating_sub(1)..(r + 2).min(rows),
+        c.saturating_sub(1)..(c + 2).min(cols)
+    ])
+    .iter()
+    .copied()
+    .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// A fused response value as a confidence in 0..1 (see [`Track::score`]).
+fn confidence(fused: f32) -> f32 {
+    fused.clamp(0.0, 1.0)
+}
+
+fn target_params(p: &TrackerParams) -> TargetModelParams {
+    TargetModelParams {
+        sigma: p.target_sigma,
+        lambda: p.target_lambda,
+        memory: p.target_memory,
+        learning_rate: p.target_learning_rate,
+        first_weight: p.target_first_weight,
     }
 }
 
@@ -575,61 +591,6 @@ mod tests {
 
     fn model() -> ModelConfig {
         ModelConfig::from_json(SIDECAR).unwrap()
-    }
-
-    /// A 17x17 correlation map with one peak at (row, col) over a flat background, in raw (pre-sigmoid) units.
-    fn peaked(row: usize, col: usize, height: f32) -> Array2<f32> {
-        let mut map = Array2::from_elem((17, 17), -2000.0);
-        map[[row, col]] = height;
-        map
-    }
-
-    #[test]
-    fn peak_offset_maps_to_frame_pixels() {
-        let locator = PeakLocator::new(&model());
-        // Peak 2 cells right and 1 up of centre, on the central scale only.
-        let raw = vec![peaked(8, 8, 0.0), peaked(7, 10, 3000.0), peaked(8, 8, 0.0)];
-        let motion = locator.locate(&raw, 510.0).unwrap().unwrap();
-        // One response cell = total stride 8 search pixels; the search crop is 510 frame px for 255 crop px.
-        assert!((motion.dx - 2.0 * 8.0 * 2.0).abs() < 2.0, "{motion:?}");
-        assert!((motion.dy + 8.0 * 2.0).abs() < 2.0, "{motion:?}");
-        assert_eq!(motion.scale, (1.0, 1.0));
-        assert!((motion.response - 3000.0).abs() < 300.0, "{motion:?}");
-        assert_eq!(motion.map, 1);
-        assert!(
-            (motion.cell.0 - 7.0).abs() < 0.1 && (motion.cell.1 - 10.0).abs() < 0.1,
-            "{motion:?}"
-        );
-    }
-
-    #[test]
-    fn larger_scale_wins_only_beyond_the_penalty_and_is_damped() {
-        let m = model();
-        let locator = PeakLocator::new(&m);
-        let p = &m.tracker;
-        let strong = vec![peaked(8, 8, 0.0), peaked(8, 8, 0.0), peaked(8, 8, 2000.0)];
-        let motion = locator.locate(&strong, 255.0).unwrap().unwrap();
-        let damped = 1.0 - p.scale_lr + p.scale_lr * p.scale_step;
-        assert_eq!(motion.scale, (damped, damped));
-        // The upsampled map has an even side, so "no motion" is half an upsampled cell (0.26 px here) off.
-        assert!(motion.dx.abs() < 0.3 && motion.dy.abs() < 0.3, "{motion:?}");
-        // Equal peaks: the penalty keeps the current size.
-        let equal = vec![
-            peaked(8, 8, 0.0),
-            peaked(8, 8, 1000.0),
-            peaked(8, 8, 1000.0),
-        ];
-        assert_eq!(
-            locator.locate(&equal, 255.0).unwrap().unwrap().scale,
-            (1.0, 1.0)
-        );
-    }
-
-    #[test]
-    fn nan_maps_give_no_motion() {
-        let locator = PeakLocator::new(&model());
-        let raw = vec![peaked(8, 8, f32::NAN), peaked(8, 8, 0.0), peaked(8, 8, 0.0)];
-        assert!(locator.locate(&raw, 255.0).unwrap().is_none());
     }
 
     #[test]

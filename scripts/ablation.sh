@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Ablation of the tracker's components on a dataset (default: the dev split): one `siamtrack eval` run per variant,
+# one after the other (run it on an otherwise idle machine: the ms per update are only comparable within one
+# run of this script), then a markdown table of mean success AUC, precision @20 px and ms per update to stdout
+# and to out/ablation/table.md. The first variant also runs CSRT on the same frames, for the per-sequence table.
+# Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA="${1:-../shared/data/dev}"
+MODEL="${2:-models/effnet_lite0_s8.json}"
+OUT=out/ablation
+[ -d "$DATA" ] || { echo "dataset folder $DATA not found" >&2; exit 1; }
+cargo build --release --quiet
+BIN=target/release/siamtrack
+
+# name | what it shows | --set flags on top of the sidecar's
+VARIANTS=(
+  "template|Siamese template only, 3 scales (the tracker before the target model)|target_weight=0 scale_num=3 scale_filter_scales=0"
+  "template+model|+ online target model, fused 0.5/0.5, updates on confident frames|target_weight=0.5 scale_num=3 scale_filter_scales=0"
+  "template+model-noupdate|+ target model learned from the first frame only|target_weight=0.5 target_update_above=2 scale_num=3 scale_filter_scales=0"
+  "template+model-adaptive|+ target model, fusion weighted per frame by each map's sharpness|target_weight=0.5 target_adaptive=true scale_num=3 scale_filter_scales=0"
+  "onepass-template+scale|one search crop, Siamese template, scale filter for the size|target_weight=0 scale_num=1 scale_filter_scales=17"
+  "onepass-template+model+scale|one search crop, template + target model, scale filter|target_weight=0.5 scale_num=1 scale_filter_scales=17"
+)
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/load.txt" >&2
+first=1
+for v in "${VARIANTS[@]}"; do
+    IFS='|' read -r name _ sets <<<"$v"
+    args=()
+    for s in $sets; do args+=(--set "$s"); done
+    trackers=siamfc
+    [ $first = 1 ] && trackers=siamfc,csrt
+    first=0
+    echo "+ $name" >&2
+    "$BIN" eval "$DATA" --model "$MODEL" --tracker "$trackers" "${args[@]}" \
+        --results-dir "$OUT/$name" --report "$OUT/$name.json" --plots "$OUT/$name" >/dev/null
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2
+
+python3 - "$OUT" "${VARIANTS[@]}" <<'PY'
+import json, sys
+out, variants = sys.argv[1], [v.split("|") for v in sys.argv[2:]]
+lines = ["| variant | what | mean AUC | P@20 | ms per update |", "|---|---|---|---|---|"]
+reports = {}
+for name, what, sets in variants:
+    r = json.load(open(f"{out}/{name}.json"))
+    reports[name] = r
+    m = next(t for t in r["trackers"] if t["tracker"] == "siamfc")["mean"]
+    lines.append(f"| `{name}` | {what} | {m['auc']:.3f} | {m['precision']:.3f} | {1000 / m['tracker_fps']:.1f} |")
+first = reports[variants[0][0]]
+csrt = next((t for t in first["trackers"] if t["tracker"] == "csrt"), None)
+if csrt:
+    m = csrt["mean"]
+    lines.append(f"| `csrt` | OpenCV CSRT, same frames as the first row | {m['auc']:.3f} | {m['precision']:.3f} "
+                 f"| {1000 / m['tracker_fps']:.1f} |")
+lines += ["", "Success AUC per sequence:", ""]
+names = [v[0] for v in variants] + (["csrt"] if csrt else [])
+lines.append("| sequence | " + " | ".join(f"`{n}`" for n in names) + " |")
+lines.append("|---|" + "---|" * len(names))
+per = {}
+for name, _, _ in variants:
+    per[name] = {s["sequence"]: s["auc"] for t in reports[name]["trackers"] if t["tracker"] == "siamfc"
+                 for s in t["sequences"]}
+if csrt:
+    per["csrt"] = {s["sequence"]: s["auc"] for s in csrt["sequences"]}
+for seq in per[variants[0][0]]:
+    lines.append(f"| {seq} | " + " | ".join(f"{per[n].get(seq, float('nan')):.3f}" for n in names) + " |")
+text = "\n".join(lines) + "\n"
+open(f"{out}/table.md", "w").write(text)
+print(text)
+PY

@@ -1,0 +1,228 @@
+//! The Siamese response: where the first frame's template matches each search crop best. It is the tracker's
+//! anchor: it never learns, so it cannot drift. The peak locator turns per-scale maps into a box motion (SiamFC's
+//! scale choice, cosine window and sub-cell peak).
+
+use crate::config::{ModelConfig, TrackerParams};
+use anyhow::{ensure, Result};
+use ndarray::Array2;
+use opencv::core::{Mat, Size, CV_32F};
+use opencv::imgproc;
+use opencv::prelude::*;
+
+/// The box change one frame's responses call for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Motion {
+    /// Displacement of the centre, frame pixels.
+    pub dx: f64,
+    pub dy: f64,
+    /// Damped size factors of width and height.
+    pub scale: (f64, f64),
+    /// Raw correlation at the chosen peak.
+    pub response: f32,
+    /// Which correlation map the peak is in, and where: (row, column) in response cells, sub-cell.
+    pub map: usize,
+    pub cell: (f64, f64),
+}
+
+fn hann(n: usize) -> Vec<f32> {
+    if n == 1 {
+        return vec![1.0];
+    }
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / (n - 1) as f32).cos())
+        .collect()
+}
+
+/// The encoder-free half of SiamFC: from per-scale correlation maps to a box motion.
+pub struct PeakLocator {
+    params: TrackerParams,
+    total_stride: f64,
+    search_size: f64,
+    scale_factors: Vec<f64>,
+    /// Hann window over the upsampled response, summing to 1.
+    window: Array2<f32>,
+}
+
+impl PeakLocator {
+    pub fn new(model: &ModelConfig) -> Self {
+        let params = model.tracker.clone();
+        let half = (params.scale_num / 2) as i32;
+        let scale_factors = (-half..=half).map(|k| params.scale_step.powi(k)).collect();
+        let side = model.response_size() * params.response_up;
+        let h = hann(side);
+        let total: f32 = h.iter().sum::<f32>().powi(2);
+        let window = Array2::from_shape_fn((side, side), |(i, j)| h[i] * h[j] / total);
+        Self {
+            params,
+            total_stride: model.total_stride as f64,
+            search_size: model.search_size as f64,
+            scale_factors,
+            window,
+        }
+    }
+
+    /// Search-crop sides relative to the nominal one, smallest first.
+    pub fn scale_factors(&self) -> &[f64] {
+        &self.scale_factors
+    }
+
+    /// Picks the best scale (non-central ones penalised) by the Siamese maps `raw` and the windowed peak in that
+    /// scale's `fused` map. `raw[k]` is the correlation map of scale k; `search_side` the nominal search crop side
+    /// in frame pixels. `None` when the maps hold NaN.
+    ///
+    /// The scale is the template's call alone: the target model, trained at one scale, prefers zoomed-out crops
+    /// (a box grows without end when it votes).
+    pub fn locate(
+        &self,
+        raw: &[Array2<f32>],
+        fused: &[Array2<f32>],
+        search_side: f64,
+    ) -> Result<Option<Motion>> {
+        let p = &self.params;
+        if raw.iter().chain(fused).flatten().any(|v| v.is_nan()) {
+            return Ok(None);
+        }
+        let max = |m: &Array2<f32>| m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // The multiplicative scale penalty needs non-negative responses: shift by the lowest response of all
+        // scales (learned correlations can be negative, where a penalty < 1 would favour a scale).
+        let floor = raw.iter().flatten().copied().fold(f32::INFINITY, f32::min);
+        let centre = self.scale_factors.len() / 2;
+        let penalised = |k: usize| {
+            let shifted = max(&raw[k]) - floor;
+            if k == centre {
+                shifted
+            } else {
+                shifted * p.scale_penalty as f32
+            }
+        };
+        let best = (0..raw.len())
+            .max_by(|&a, &b| penalised(a).total_cmp(&penalised(b)))
+            .unwrap_or(centre);
+        // Only the chosen scale is upsampled for the sub-cell peak.
+        let (row, col, response) = self.windowed_peak(&self.upsample(&fused[best])?)?;
+        let up_side = self.window.nrows() as f64;
+        let factor = self.scale_factors[best];
+        let to_frame =
+            self.total_stride / p.response_up as f64 * search_side * factor / self.search_size;
+        let damped = 1.0 - p.scale_lr + p.scale_lr * factor;
+        // The bicubic resize puts upsampled pixel u at source coordinate (u + 0.5) / up - 0.5.
+        let to_cell = |u: usize| (u as f64 + 0.5) / p.response_up as f64 - 0.5;
+        Ok(Some(Motion {
+            dx: (col as f64 - (up_side - 1.0) / 2.0) * to_frame,
+            dy: (row as f64 - (up_side - 1.0) / 2.0) * to_frame,
+            scale: (damped, damped),
+            response,
+            map: best,
+            cell: (to_cell(row), to_cell(col)),
+        }))
+    }
+
+    /// Upsamples a correlation map (bicubic) for sub-cell peak localisation.
+    fn upsample(&self, raw: &Array2<f32>) -> Result<Mat> {
+        let side = raw.nrows() as i32;
+        let values = raw.as_standard_layout();
+        let small =
+            Mat::new_rows_cols_with_data(side, side, values.as_slice().expect("standard layout"))?;
+        let up = (side as usize * self.params.response_up) as i32;
+        let mut upsampled = Mat::default();
+        imgproc::resize(
+            &small,
+            &mut upsampled,
+            Size::new(up, up),
+            0.0,
+            0.0,
+            imgproc::INTER_CUBIC,
+        )?;
+        Ok(upsampled)
+    }
+
+    /// SiamFC's normalisation and cosine window; returns the peak's (row, column) and its raw response.
+    fn windowed_peak(&self, response: &Mat) -> Result<(usize, usize, f32)> {
+        ensure!(response.typ() == CV_32F && response.is_continuous());
+        let values = response.data_typed::<f32>()?;
+        let min = values.iter().copied().fold(f32::INFINITY, f32::min);
+        let sum: f32 = values.iter().map(|v| v - min).sum();
+        let influence = self.params.window_influence as f32;
+        let norm = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+        let (best, _) = values
+            .iter()
+            .zip(self.window.iter())
+            .map(|(&v, &w)| (1.0 - influence) * (v - min) * norm + influence * w)
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
+            );
+        let side = self.window.ncols();
+        Ok((best / side, best % side, values[best]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::SIDECAR;
+
+    fn model() -> ModelConfig {
+        ModelConfig::from_json(SIDECAR).unwrap()
+    }
+
+    /// A 17x17 correlation map with one peak at (row, col) over a flat background, in raw (pre-sigmoid) units.
+    fn peaked(row: usize, col: usize, height: f32) -> Array2<f32> {
+        let mut map = Array2::from_elem((17, 17), -2000.0);
+        map[[row, col]] = height;
+        map
+    }
+
+    #[test]
+    fn peak_offset_maps_to_frame_pixels() {
+        let locator = PeakLocator::new(&model());
+        // Peak 2 cells right and 1 up of centre, on the central scale only.
+        let raw = vec![peaked(8, 8, 0.0), peaked(7, 10, 3000.0), peaked(8, 8, 0.0)];
+        let motion = locator.locate(&raw, &raw, 510.0).unwrap().unwrap();
+        // One response cell = total stride 8 search pixels; the search crop is 510 frame px for 255 crop px.
+        assert!((motion.dx - 2.0 * 8.0 * 2.0).abs() < 2.0, "{motion:?}");
+        assert!((motion.dy + 8.0 * 2.0).abs() < 2.0, "{motion:?}");
+        assert_eq!(motion.scale, (1.0, 1.0));
+        assert!((motion.response - 3000.0).abs() < 300.0, "{motion:?}");
+        assert_eq!(motion.map, 1);
+        assert!(
+            (motion.cell.0 - 7.0).abs() < 0.1 && (motion.cell.1 - 10.0).abs() < 0.1,
+            "{motion:?}"
+        );
+    }
+
+    #[test]
+    fn larger_scale_wins_only_beyond_the_penalty_and_is_damped() {
+        let m = model();
+        let locator = PeakLocator::new(&m);
+        let p = &m.tracker;
+        let strong = vec![peaked(8, 8, 0.0), peaked(8, 8, 0.0), peaked(8, 8, 2000.0)];
+        let motion = locator.locate(&strong, &strong, 255.0).unwrap().unwrap();
+        let damped = 1.0 - p.scale_lr + p.scale_lr * p.scale_step;
+        assert_eq!(motion.scale, (damped, damped));
+        // The upsampled map has an even side, so "no motion" is half an upsampled cell (0.26 px here) off.
+        assert!(motion.dx.abs() < 0.3 && motion.dy.abs() < 0.3, "{motion:?}");
+        // Equal peaks: the penalty keeps the current size.
+        let equal = vec![
+            peaked(8, 8, 0.0),
+            peaked(8, 8, 1000.0),
+            peaked(8, 8, 1000.0),
+        ];
+        assert_eq!(
+            locator
+                .locate(&equal, &equal, 255.0)
+                .unwrap()
+                .unwrap()
+                .scale,
+            (1.0, 1.0)
+        );
+    }
+
+    #[test]
+    fn nan_maps_give_no_motion() {
+        let locator = PeakLocator::new(&model());
+        let raw = vec![peaked(8, 8, f32::NAN), peaked(8, 8, 0.0), peaked(8, 8, 0.0)];
+        assert!(locator.locate(&raw, &raw, 255.0).unwrap().is_none());
+    }
+}
