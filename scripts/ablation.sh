@@ -18,8 +18,7 @@ BIN=target/release/siamtrack
 VARIANTS=(
   "template|Siamese template only, 3 scales (the tracker before the target model)|target_weight=0 scale_num=3 scale_filter_scales=0"
   "template+model|+ online target model, fused 0.5/0.5, updates on confident frames|target_weight=0.5 scale_num=3 scale_filter_scales=0"
-  "template+model-noupdate|+ target model learned from the first frame only|target_weight=0.5 target_update_above=2 scale_num=3 scale_filter_scales=0"
-  "template+model-adaptive|+ target model, fusion weighted per frame by each map's sharpness|target_weight=0.5 target_adaptive=true scale_num=3 scale_filter_scales=0"
+  "template+model-noupdate|+ target model learned from the first frame only|target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0"
   "onepass-template+scale|one search crop, Siamese template, scale filter for the size|target_weight=0 scale_num=1 scale_filter_scales=17"
   "onepass-template+model+scale|one search crop, template + target model, scale filter|target_weight=0.5 scale_num=1 scale_filter_scales=17"
 )

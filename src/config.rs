@@ -110,9 +110,6 @@ pub struct TrackerParams {
     /// are in units of the first frame's self-match, so the fused peak is the track's confidence.
     #[serde(default = "default_target_weight")]
     pub target_weight: f64,
-    /// Weigh the two responses per frame by how sharply each peaks (`target_weight` stays the average share).
-    #[serde(default)]
-    pub target_adaptive: bool,
     /// Gaussian label spread of the target model, as a share of the target's side (per axis).
     #[serde(default = "default_target_sigma")]
     pub target_sigma: f64,
@@ -122,15 +119,17 @@ pub struct TrackerParams {
     /// Samples the target model keeps (the first frame's among them).
     #[serde(default = "default_target_memory")]
     pub target_memory: usize,
-    /// Weight of each new sample of the target model; older ones decay by (1 - rate).
+    /// Weight of each new sample of the target model; older ones decay by (1 - rate). 0: the first frame only.
     #[serde(default = "default_target_learning_rate")]
     pub target_learning_rate: f64,
     /// Least share of the target model's weight held by the first frame.
     #[serde(default = "default_target_first_weight")]
     pub target_first_weight: f64,
-    /// Confidence a frame needs for its sample to join the target model (above 1: never update).
-    #[serde(default = "default_target_update_above")]
-    pub target_update_above: f64,
+    /// Cells between the target model's own peak and the chosen place within which the two agree. A frame teaches
+    /// the target model and the scale filter only when it is `tracking` (confidence >= `uncertain_below`) and the
+    /// two agree; a re-detected candidate needs their agreement too.
+    #[serde(default = "default_target_agreement")]
+    pub target_agreement: f64,
     /// Scales in the ladder of the DSST-style scale filter that sizes the box after the search has placed it
     /// (0: no filter; the box size then comes from the `scale_num` search crops alone).
     #[serde(default = "default_scale_filter_scales")]
@@ -197,8 +196,8 @@ fn default_target_learning_rate() -> f64 {
 fn default_target_first_weight() -> f64 {
     0.5
 }
-fn default_target_update_above() -> f64 {
-    0.5
+fn default_target_agreement() -> f64 {
+    1.5
 }
 fn default_scale_filter_scales() -> usize {
     0
@@ -360,9 +359,10 @@ impl ModelConfig {
             && unit(t.target_first_weight)
             && t.target_sigma > 0.0
             && t.target_lambda > 0.0
+            && t.target_agreement >= 0.0
             && (1..=64).contains(&t.target_memory);
         if !target_ok {
-            bail!("tracker: target_weight, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_memory in 1..64");
+            bail!("tracker: target_weight, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_agreement >= 0, target_memory in 1..64");
         }
         if t.scale_filter_scales > 65
             || t.scale_filter_step < 1.0

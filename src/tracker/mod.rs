@@ -98,6 +98,34 @@ struct Target {
     scale_filter: Option<ScaleFilter>,
 }
 
+/// One frame's maps per crop, on the response grid, in units of the first frame's self-match.
+struct Responses {
+    siamese: Vec<Array2<f32>>,
+    /// The target model's; empty without one.
+    learned: Vec<Array2<f32>>,
+    fused: Vec<Array2<f32>>,
+    /// The crops' features, transformed for the target model's update; empty without one.
+    spectra: Vec<Spectrum>,
+}
+
+impl Responses {
+    /// Whether the target model's own peak in map `k` lies within `cells` of `cell` (row, column): the model and
+    /// the fused answer agree. Always true without a model.
+    fn model_agrees(&self, k: usize, cell: (f64, f64), cells: f64) -> bool {
+        let Some(map) = self.learned.get(k) else {
+            return true;
+        };
+        let (mut best, mut value) = ((0, 0), f32::NEG_INFINITY);
+        for (index, &v) in map.indexed_iter() {
+            if v > value {
+                (best, value) = (index, v);
+            }
+        }
+        let (dr, dc) = (best.0 as f64 - cell.0, best.1 as f64 - cell.1);
+        (dr * dr + dc * dc).sqrt() <= cells
+    }
+}
+
 /// Search crops through the encoder: their features and the Siamese correlation map of each.
 struct Embedded {
     features: Array4<f32>,
@@ -277,41 +305,45 @@ impl Tracker {
         raw.iter().map(|m| self.calibrate(m)).collect()
     }
 
-    /// Each crop's Siamese map and target-model response fused on the response grid, in units of the first
-    /// frame's self-match: `(1 - w) * (siamese - floor) / (peak - floor) + w * target_model`. Also returns the
-    /// spectra of the crops' features for the target model's update.
-    fn fuse(&self, embedded: &Embedded) -> Result<(Vec<Array2<f32>>, Vec<Spectrum>)> {
-        let raw = &embedded.raw;
+    /// Each crop's Siamese map and target-model response on the response grid, and their fusion
+    /// `(1 - w) * siamese + w * target_model`, all in units of the first frame's self-match.
+    fn respond(&self, embedded: &Embedded) -> Responses {
+        let siamese = self.calibrated(&embedded.raw);
         let target = self.target.as_ref().expect("initialised");
         let Some(model) = &target.model else {
-            return Ok((self.calibrated(raw), Vec::new()));
+            return Responses {
+                fused: siamese.clone(),
+                siamese,
+                learned: Vec::new(),
+                spectra: Vec::new(),
+            };
         };
         let w = self.model.tracker.target_weight as f32;
         let offset = self.response_offset();
-        let spectra: Vec<Spectrum> = (0..raw.len())
+        let spectra: Vec<Spectrum> = (0..siamese.len())
             .map(|k| model.spectrum(embedded.features.slice(s![k, .., .., ..])))
             .collect();
-        let adaptive = self.model.tracker.target_adaptive;
-        let fused = raw
+        let learned: Vec<Array2<f32>> = spectra
             .iter()
-            .zip(&spectra)
-            .map(|(map, spectrum)| {
+            .zip(&siamese)
+            .map(|(spectrum, map)| {
                 let response = model.respond(spectrum);
-                let learned = Array2::from_shape_fn(map.dim(), |(i, j)| {
+                Array2::from_shape_fn(map.dim(), |(i, j)| {
                     bilinear(response.view(), i as f64 + offset, j as f64 + offset)
-                });
-                let siamese = self.calibrate(map);
-                // Each map's say in proportion to how sharply it peaks on this frame.
-                let w = if adaptive {
-                    let (a, b) = (sharpness(&learned), sharpness(&siamese));
-                    (2.0 * w * a / (a + b).max(f32::EPSILON)).clamp(0.0, 1.0)
-                } else {
-                    w
-                };
-                siamese * (1.0 - w) + learned * w
+                })
             })
             .collect();
-        Ok((fused, spectra))
+        let fused = siamese
+            .iter()
+            .zip(&learned)
+            .map(|(a, b)| a * (1.0 - w) + b * w)
+            .collect();
+        Responses {
+            siamese,
+            learned,
+            fused,
+            spectra,
+        }
     }
 
     /// Locates the target in the next frame. While the target is lost the box stays where it was last seen and
@@ -368,8 +400,10 @@ impl Tracker {
             .collect();
         let embedded = self.correlate(frame, &crops)?;
         let located = Instant::now();
-        let (fused, spectra) = self.fuse(&embedded)?;
-        let mut motion = self.locator.locate(&embedded.raw, &fused, search_side)?;
+        let responses = self.respond(&embedded);
+        let mut motion = self
+            .locator
+            .locate(&embedded.raw, &responses.fused, search_side)?;
         if let Some(m) = motion.as_mut() {
             if let Some((width, height)) = self.head_size_change(&embedded.features, m)? {
                 // The head's factors are relative to the box the chosen crop was cut for: the current one
@@ -395,10 +429,22 @@ impl Tracker {
             m.scale = (m.scale.0 * factor, m.scale.1 * factor);
         }
         let next = motion.map(|m| state.moved(&m, frame_size, p));
-        let score = motion.map_or(0.0, |m| confidence(m.response));
+        // The confidence is the template's (the anchor's, whose thresholds docs/confidence.md studies) at the
+        // chosen place. A frame teaches the online parts only when that is high and the target model's own peak
+        // agrees with the place: a template pulled to a distractor and a model drifting to the background
+        // rarely agree on one.
+        let score = motion.map_or(0.0, |m| {
+            confidence(bilinear(
+                responses.siamese[m.map].view(),
+                m.cell.0,
+                m.cell.1,
+            ))
+        });
         if let (Some(m), Some(next)) = (motion, &next) {
-            if score as f64 >= p.target_update_above {
-                self.learn(frame, &spectra, &m, next, search_side)?;
+            if score as f64 >= p.uncertain_below
+                && responses.model_agrees(m.map, m.cell, p.target_agreement)
+            {
+                self.learn(frame, &responses.spectra, &m, next, search_side)?;
             }
         }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
@@ -463,20 +509,23 @@ impl Tracker {
         let Some(motion) = best else {
             return Ok((None, 0.0));
         };
-        let mut score = confidence(motion.response);
+        let score = confidence(motion.response);
         let candidate = state.moved(&motion, frame_size, &p);
-        let has_model = self.target.as_ref().expect("initialised").model.is_some();
-        if score as f64 >= p.recover_above && has_model {
-            // The fused response verifies, on a search crop centred on the candidate: a look-alike of the
-            // template that the target model has learned to reject does not take the target back.
+        let mut accepted = score as f64 >= p.recover_above;
+        if accepted && self.target.as_ref().expect("initialised").model.is_some() {
+            // The target model verifies, on a search crop centred on the candidate: its own peak must be there,
+            // so a look-alike of the template that the model has learned to reject does not take the target
+            // back.
             let check = self.correlate(
                 frame,
                 &[(candidate.center, self.search_side(candidate.size))],
             )?;
-            let (fused, _) = self.fuse(&check)?;
-            score = confidence(central_peak(&fused[0]));
+            let centre = (self.model.response_size() as f64 - 1.0) / 2.0;
+            accepted = self
+                .respond(&check)
+                .model_agrees(0, (centre, centre), p.target_agreement);
         }
-        let next = (score as f64 >= p.recover_above).then_some(candidate);
+        let next = accepted.then_some(candidate);
         Ok((next, score))
     }
 
@@ -524,28 +573,6 @@ impl Tracker {
         self.timings.locate_ms += encoded.elapsed().as_secs_f64() * 1000.0;
         Ok(Embedded { raw, features })
     }
-}
-
-/// Peak-to-sidelobe ratio of a map: how far its peak stands above the rest, in standard deviations.
-fn sharpness(map: &Array2<f32>) -> f32 {
-    let n = map.len() as f32;
-    let mean = map.sum() / n;
-    let std = (map.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
-    let max = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    ((max - mean) / std.max(f32::EPSILON)).max(0.0)
-}
-
-/// The highest value within one cell of a map's centre.
-fn central_peak(map: &Array2<f32>) -> f32 {
-    let (rows, cols) = map.dim();
-    let (r, c) = (rows / 2, cols / 2);
-    map.slice(s![
-        r.saturating_sub(1)..(r + 2).min(rows),
-        c.saturating_sub(1)..(c + 2).min(cols)
-    ])
-    .iter()
-    .copied()
-    .fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// A fused response value as a confidence in 0..1 (see [`Track::score`]).
