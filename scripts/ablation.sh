@@ -3,13 +3,13 @@
 # one after the other (run it on an otherwise idle machine: the ms per update are only comparable within one
 # run of this script), then a markdown table of mean success AUC, precision @20 px and ms per update to stdout
 # and to out/ablation/table.md. The first variant also runs CSRT on the same frames, for the per-sequence table.
-# Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR]
+# Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR] [OUT_DIR]; ONLY="name name..." runs only those variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATA="${1:-../shared/data/dev}"
 MODEL="${2:-models/effnet_lite0_s8.json}"
-OUT=out/ablation
+OUT="${3:-out/ablation}"
 [ -d "$DATA" ] || { echo "dataset folder $DATA not found" >&2; exit 1; }
 cargo build --release --quiet
 BIN=target/release/siamtrack
@@ -23,6 +23,13 @@ VARIANTS=(
   "onepass-template+model+scale|one search crop, template + target model, scale filter|target_weight=0.5 scale_num=1 scale_filter_scales=17"
 )
 
+if [ -n "${ONLY:-}" ]; then
+    kept=()
+    for v in "${VARIANTS[@]}"; do
+        [[ " $ONLY " == *" ${v%%|*} "* ]] && kept+=("$v")
+    done
+    VARIANTS=("${kept[@]}")
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/load.txt" >&2

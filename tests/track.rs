@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use siamtrack::bbox::{parse_annotation, BBox};
-use siamtrack::tracklog::{read_records, LogFormat};
+use siamtrack::tracklog::{read_records, LogFormat, LogRecord};
 use std::path::Path;
 
 /// Mean IoU a tracker must reach on the generated clip. On samples/orbit.mp4 a box that stays where it started
@@ -47,11 +47,11 @@ fn tracks_a_generated_video_within_iou_bound() {
     );
 }
 
-/// Tracks `video` from its first ground-truth box with the shipped model `name`; returns the logged boxes.
-fn track_with_shipped_model(dir: &Path, video: &Path, truth: &Path, name: &str) -> Vec<BBox> {
-    let model = siamtrack::paths::find_shipped(&format!("models/{name}.json")).unwrap();
-    let log = dir.join(format!("{name}.csv"));
-    let out = run(&[
+/// Tracks `video` headless from its first ground-truth box with `extra` arguments (`--model`, `--set`, ...);
+/// returns the log's rows.
+fn track_clip(dir: &Path, video: &Path, truth: &Path, extra: &[&str]) -> Vec<LogRecord> {
+    let log = dir.join("track.csv");
+    let mut args = vec![
         "track",
         video.to_str().unwrap(),
         "--init-gt",
@@ -59,12 +59,22 @@ fn track_with_shipped_model(dir: &Path, video: &Path, truth: &Path, name: &str) 
         "--no-display",
         "--log",
         log.to_str().unwrap(),
-        "--model",
-        model.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{name}: {}", stderr(&out));
-    read_records(&log, LogFormat::Csv)
-        .unwrap()
+    ];
+    args.extend(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    read_records(&log, LogFormat::Csv).unwrap()
+}
+
+/// `--set KEY=VALUE` for each setting.
+fn settings<'a>(values: &[&'a str]) -> Vec<&'a str> {
+    values.iter().flat_map(|v| ["--set", v]).collect()
+}
+
+/// Tracks `video` from its first ground-truth box with the shipped model `name`; returns the logged boxes.
+fn track_with_shipped_model(dir: &Path, video: &Path, truth: &Path, name: &str) -> Vec<BBox> {
+    let model = siamtrack::paths::find_shipped(&format!("models/{name}.json")).unwrap();
+    track_clip(dir, video, truth, &["--model", model.to_str().unwrap()])
         .iter()
         .map(|r| r.bbox())
         .collect()
@@ -98,23 +108,7 @@ fn target_model_and_scale_filter_track_within_iou_bound() {
         ),
     ];
     for (name, sets) in variants {
-        let log = dir.path().join("variant.csv");
-        let mut args = vec![
-            "track",
-            video.to_str().unwrap(),
-            "--init-gt",
-            truth.to_str().unwrap(),
-            "--no-display",
-            "--log",
-            log.to_str().unwrap(),
-        ];
-        for s in sets {
-            args.extend(["--set", s]);
-        }
-        let out = run(&args);
-        assert!(out.status.success(), "{name}: {}", stderr(&out));
-        let boxes: Vec<_> = read_records(&log, LogFormat::Csv)
-            .unwrap()
+        let boxes: Vec<_> = track_clip(dir.path(), &video, &truth, &settings(sets))
             .iter()
             .map(|r| r.bbox())
             .collect();
@@ -340,23 +334,10 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
         ("template", "target_weight=0"),
         ("template + target model", "target_weight=0.5"),
     ];
-    for (name, sets) in variants {
-        let log = dir.path().join("track.csv");
-        let mut args = vec![
-            "track",
-            video.to_str().unwrap(),
-            "--init-gt",
-            truth_path.to_str().unwrap(),
-            "--no-display",
-            "--log",
-            log.to_str().unwrap(),
-        ];
-        for s in thresholds.iter().chain([&sets]) {
-            args.extend(["--set", s]);
-        }
-        let out = run(&args);
-        assert!(out.status.success(), "{name}: {}", stderr(&out));
-        let rows = read_records(&log, LogFormat::Csv).unwrap();
+    for (name, model) in variants {
+        let mut values = thresholds.to_vec();
+        values.push(model);
+        let rows = track_clip(dir.path(), &video, &truth_path, &settings(&values));
         let truth = read_truth(&truth_path);
         let lost = (60..100)
             .filter(|&i| rows[i].state == siamtrack::TrackState::Lost)
