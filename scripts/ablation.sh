@@ -16,8 +16,8 @@ BIN=target/release/siamtrack
 
 # name | what it shows | --set flags on top of the sidecar's
 VARIANTS=(
-  "template|Siamese template only, 3 scales (the tracker before the target model)|target_weight=0 scale_num=3 scale_filter_scales=0"
-  "template+model|+ online target model, fused 0.5/0.5, updates on confident frames|target_weight=0.5 scale_num=3 scale_filter_scales=0"
+  "template|Siamese template only, 3 scales (the shipped sidecar)|target_weight=0 scale_num=3 scale_filter_scales=0"
+  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees|target_weight=0.5 scale_num=3 scale_filter_scales=0"
   "template+model-noupdate|+ target model learned from the first frame only|target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0"
   "onepass-template+scale|one search crop, Siamese template, scale filter for the size|target_weight=0 scale_num=1 scale_filter_scales=17"
   "onepass-template+model+scale|one search crop, template + target model, scale filter|target_weight=0.5 scale_num=1 scale_filter_scales=17"
