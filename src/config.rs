@@ -106,8 +106,9 @@ pub struct TrackerParams {
     /// Target sizes, relative to the last one, that the scan for a lost target tries.
     #[serde(default = "default_scan_scales")]
     pub scan_scales: Vec<f64>,
-    /// Weight of the online target model's response in the fused map (0: the Siamese response alone). Both maps
-    /// are in units of the first frame's self-match, so the fused peak is the track's confidence.
+    /// Weight of the online target model's response in the fused map that places the box (0: no target model, the
+    /// Siamese response alone). Both maps are in units of the first frame's self-match; the track's confidence
+    /// stays the Siamese response's at the chosen place.
     #[serde(default = "default_target_weight")]
     pub target_weight: f64,
     /// Gaussian label spread of the target model, as a share of the target's side (per axis).

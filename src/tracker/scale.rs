@@ -3,6 +3,7 @@
 //! axis, learned online, says which scale matches the target best. Each patch costs a resize of a few hundred
 //! pixels, far less than a search crop through the encoder.
 
+use super::target_model::periodic_hann;
 use crate::crop::crop_rect;
 use anyhow::Result;
 use ndarray::{Array1, Array2, Axis, Zip};
@@ -70,9 +71,7 @@ impl ScaleFilter {
         // Rotate the peak to index 0, so a response's peak index is the scale offset (circularly).
         label.rotate_left(half as usize);
         fft.process(&mut label);
-        let window = (0..n)
-            .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * (i as f32 + 0.5) / n as f32).cos())
-            .collect();
+        let window = periodic_hann(n);
         let mut filter = Self {
             params,
             patch,
@@ -187,10 +186,10 @@ impl ScaleFilter {
                 }
             }
         }
+        // Rows are contiguous (standard layout): each feature's ladder is transformed in place.
         for mut row in features.rows_mut() {
-            let mut buffer = row.to_vec();
-            self.fft.process(&mut buffer);
-            row.assign(&Array1::from(buffer));
+            self.fft
+                .process(row.as_slice_mut().expect("standard layout"));
         }
         Ok(features)
     }

@@ -68,14 +68,7 @@ impl TargetModel {
     ) -> Self {
         let (channels, rows, cols) = features.dim();
         let mut planner = FftPlanner::new();
-        let hann = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|i| {
-                    0.5 - 0.5 * (2.0 * std::f32::consts::PI * (i as f32 + 0.5) / n as f32).cos()
-                })
-                .collect()
-        };
-        let (wr, wc) = (hann(rows), hann(cols));
+        let (wr, wc) = (periodic_hann(rows), periodic_hann(cols));
         let mut model = Self {
             params,
             rows,
@@ -153,10 +146,6 @@ impl TargetModel {
             self.samples[0].weight = floor / (1.0 - floor).max(f64::EPSILON) * rest;
         }
         self.solve();
-    }
-
-    pub fn samples(&self) -> usize {
-        self.samples.len()
     }
 
     fn sample(
@@ -255,6 +244,14 @@ impl TargetModel {
             }
         }
     }
+}
+
+/// A Hann window of `n` samples that does not vanish at its ends (samples at i + 0.5), for the filters' inputs:
+/// every cell keeps some weight, and a shifted target is not zeroed at the edge.
+pub(super) fn periodic_hann(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * (i as f32 + 0.5) / n as f32).cos())
+        .collect()
 }
 
 #[cfg(test)]
@@ -360,7 +357,7 @@ mod tests {
             let spectrum = model.spectrum(clutter.view());
             model.update(&spectrum, (15.5, 15.5), (6.0, 6.0));
         }
-        assert_eq!(model.samples(), PARAMS.memory);
+        assert_eq!(model.samples.len(), PARAMS.memory);
         let total: f64 = model.samples.iter().map(|s| s.weight).sum();
         assert!(model.samples[0].weight >= PARAMS.first_weight * total - 1e-9);
         let again = scene(&[((16, 16), TARGET)], 6);
