@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Soak test: tracks FRAMES generated frames (GStreamer videotestsrc, every frame tracked) and samples the process's
 # resident memory and open file descriptors once a second. Fails when, after warm-up (the first 20% of the run),
-# memory grows more than 10% or 20 MiB, descriptors grow, or the fps of the last fifth falls below 70% of the
-# second fifth. Usage: scripts/soak.sh [FRAMES=100000] [OUT_DIR=out/soak]
+# memory grows more than 10% or 20 MiB, descriptors grow, or (runs of 10,000 frames or more: a shorter run's fifths
+# last a second or two, and one busy second on a shared machine would fail it) the fps of the last fifth falls below
+# 70% of the second fifth. Usage: scripts/soak.sh [FRAMES=100000] [OUT_DIR=out/soak]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${1:-100000}
@@ -38,7 +39,8 @@ fps = [fifth / max(1e-9, (t[(i + 1) * fifth - 1] - t[i * fifth]) / 1000) for i i
 growth = rss1 - rss0
 print(f"rss after warm-up {rss0} KiB, max {rss1} KiB (+{growth} KiB); fds {fd0} -> max {fd1}; "
       f"fps per fifth {' '.join(f'{f:.1f}' for f in fps)}")
-ok = growth <= max(0.10 * rss0, 20 * 1024) and fd1 <= fd0 and fps[4] >= 0.7 * fps[1]
+fps_ok = frames < 10000 or fps[4] >= 0.7 * fps[1]
+ok = growth <= max(0.10 * rss0, 20 * 1024) and fd1 <= fd0 and fps_ok
 print("soak: PASS" if ok else "soak: FAIL")
 sys.exit(0 if ok else 1)
 PY

@@ -63,6 +63,9 @@ struct ModelArgs {
     /// ONNX Runtime threads (0: all cores)
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Let ONNX Runtime's threads spin between runs (a little faster alone, slower next to decoding)
+    #[arg(long)]
+    spin: bool,
     /// Override a tracker hyper-parameter of the sidecar, e.g. `--set window_influence=0.3` (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
@@ -84,6 +87,7 @@ impl ModelArgs {
         let options = EncoderOptions {
             device: self.device,
             threads: self.threads,
+            spinning: self.spin,
         };
         let mut model = ModelConfig::load(path)?;
         for (key, value) in &self.settings {

@@ -26,6 +26,9 @@ pub struct EncoderOptions {
     pub device: Device,
     /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
     pub threads: usize,
+    /// Whether ONNX Runtime's worker threads spin between runs. Spinning shaves a wake-up off each run but
+    /// keeps a core busy, which the decoding thread then waits for.
+    pub spinning: bool,
 }
 
 /// One ONNX graph with one 4-D float input and one 4-D float output, as the sidecar names them.
@@ -91,6 +94,9 @@ impl Graph {
                 .with_intra_threads(options.threads)
                 .map_err(|e| anyhow!("{e}"))?;
         }
+        builder = builder
+            .with_intra_op_spinning(options.spinning)
+            .map_err(|e| anyhow!("{e}"))?;
         builder = match options.device {
             Device::Cpu => builder,
             #[cfg(feature = "cuda")]

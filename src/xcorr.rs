@@ -1,6 +1,6 @@
 //! Cross-correlation of template features over search features: the Siamese similarity map.
 
-use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
 
 /// Dense "valid" cross-correlation: `template` [C, h, w] slid over `search` [C, H, W] gives
 /// [H - h + 1, W - w + 1], each value the dot product of the template with the window under it.
@@ -50,15 +50,18 @@ fn output_size(template: ArrayView3<f32>, search: ArrayView3<f32>) -> (usize, us
 fn add_correlation(weights: ArrayView2<f32>, plane: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
     let (th, tw) = weights.dim();
     let (oh, ow) = out.dim();
-    // Loop order keeps the innermost loop a contiguous multiply-add over an output row, which vectorises.
-    for u in 0..th {
-        for v in 0..tw {
-            let weight = weights[[u, v]];
-            for i in 0..oh {
-                let src = plane.slice(s![i + u, v..v + ow]);
-                let mut dst = out.row_mut(i);
-                let (dst, src) = (dst.as_slice_mut().unwrap(), src.as_slice().unwrap());
-                for (d, x) in dst.iter_mut().zip(src) {
+    let width = plane.ncols();
+    let plane = plane.as_slice().expect("standard layout");
+    // Loop order keeps the innermost loop a contiguous multiply-add over an output row, which vectorises; plain
+    // slices, as an ndarray slice per row costs more than the row's arithmetic.
+    for i in 0..oh {
+        let mut dst = out.row_mut(i);
+        let dst = dst.as_slice_mut().expect("contiguous output rows");
+        for u in 0..th {
+            let row = &plane[(i + u) * width..(i + u + 1) * width];
+            for v in 0..tw {
+                let weight = weights[[u, v]];
+                for (d, x) in dst.iter_mut().zip(&row[v..v + ow]) {
                     *d += weight * x;
                 }
             }
@@ -69,7 +72,7 @@ fn add_correlation(weights: ArrayView2<f32>, plane: ArrayView2<f32>, mut out: Ar
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array3;
+    use ndarray::{s, Array3};
 
     fn naive(t: &Array3<f32>, x: &Array3<f32>) -> Array2<f32> {
         let (c, th, tw) = t.dim();

@@ -33,6 +33,9 @@ fn hann(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Cells on each side of the coarse peak that are upsampled to find the sub-cell peak.
+const REFINE_RADIUS: usize = 2;
+
 /// The encoder-free half of SiamFC: from per-scale correlation maps to a box motion.
 pub struct PeakLocator {
     params: TrackerParams,
@@ -41,6 +44,8 @@ pub struct PeakLocator {
     scale_factors: Vec<f64>,
     /// Hann window over the upsampled response, summing to 1.
     window: Array2<f32>,
+    /// The same window on the response grid, summing to 1.
+    coarse_window: Array2<f32>,
 }
 
 impl PeakLocator {
@@ -48,16 +53,18 @@ impl PeakLocator {
         let params = model.tracker.clone();
         let half = (params.scale_num / 2) as i32;
         let scale_factors = (-half..=half).map(|k| params.scale_step.powi(k)).collect();
-        let side = model.response_size() * params.response_up;
-        let h = hann(side);
-        let total: f32 = h.iter().sum::<f32>().powi(2);
-        let window = Array2::from_shape_fn((side, side), |(i, j)| h[i] * h[j] / total);
+        let hann_window = |side: usize| {
+            let h = hann(side);
+            let total: f32 = h.iter().sum::<f32>().powi(2);
+            Array2::from_shape_fn((side, side), |(i, j)| h[i] * h[j] / total)
+        };
         Self {
+            window: hann_window(model.response_size() * params.response_up),
+            coarse_window: hann_window(model.response_size()),
             params,
             total_stride: model.total_stride as f64,
             search_size: model.search_size as f64,
             scale_factors,
-            window,
         }
     }
 
@@ -98,8 +105,7 @@ impl PeakLocator {
         let best = (0..raw.len())
             .max_by(|&a, &b| penalised(a).total_cmp(&penalised(b)))
             .unwrap_or(centre);
-        // Only the chosen scale is upsampled for the sub-cell peak.
-        let (row, col, response) = self.windowed_peak(&self.upsample(&fused[best])?)?;
+        let (row, col, response) = self.windowed_peak(&fused[best])?;
         let up_side = self.window.nrows() as f64;
         let factor = self.scale_factors[best];
         let to_frame =
@@ -117,44 +123,84 @@ impl PeakLocator {
         }))
     }
 
-    /// Upsamples a correlation map (bicubic) for sub-cell peak localisation.
-    fn upsample(&self, raw: &Array2<f32>) -> Result<Mat> {
-        let side = raw.nrows() as i32;
-        let values = raw.as_standard_layout();
-        let small =
-            Mat::new_rows_cols_with_data(side, side, values.as_slice().expect("standard layout"))?;
-        let up = (side as usize * self.params.response_up) as i32;
-        let mut upsampled = Mat::default();
-        imgproc::resize(
-            &small,
-            &mut upsampled,
-            Size::new(up, up),
-            0.0,
-            0.0,
-            imgproc::INTER_CUBIC,
-        )?;
-        Ok(upsampled)
-    }
-
-    /// SiamFC's normalisation and cosine window; returns the peak's (row, column) and its raw response.
-    fn windowed_peak(&self, response: &Mat) -> Result<(usize, usize, f32)> {
-        ensure!(response.typ() == CV_32F && response.is_continuous());
-        let values = response.data_typed::<f32>()?;
-        let min = values.iter().copied().fold(f32::INFINITY, f32::min);
-        let sum: f32 = values.iter().map(|v| v - min).sum();
+    /// SiamFC's normalisation and cosine window over the bicubic-upsampled map; returns the peak's (row, column)
+    /// on the upsampled grid and its response. Only the cells around the windowed peak of the map itself are
+    /// upsampled: the same peak as upsampling the whole map, at a fraction of the cost.
+    fn windowed_peak(&self, map: &Array2<f32>) -> Result<(usize, usize, f32)> {
         let influence = self.params.window_influence as f32;
+        let up = self.params.response_up;
+        let min = map.iter().copied().fold(f32::INFINITY, f32::min);
+        // Upsampling multiplies the sum of a smooth map by up^2; the window sums to 1 on either grid.
+        let sum: f32 = map.iter().map(|v| v - min).sum::<f32>() * (up * up) as f32;
         let norm = if sum > 0.0 { 1.0 / sum } else { 0.0 };
-        let (best, _) = values
+        let score = |v: f32, w: f32, cells: f32| {
+            (1.0 - influence) * (v - min) * norm * cells + influence * w
+        };
+        let (peak, _) = map
             .iter()
-            .zip(self.window.iter())
-            .map(|(&v, &w)| (1.0 - influence) * (v - min) * norm + influence * w)
+            .zip(self.coarse_window.iter())
+            .map(|(&v, &w)| score(v, w, (up * up) as f32))
             .enumerate()
             .fold(
                 (0, f32::NEG_INFINITY),
                 |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
             );
-        let side = self.window.ncols();
-        Ok((best / side, best % side, values[best]))
+        let side = map.ncols();
+        // A margin of one cell beyond the searched ones, so bicubic interpolation sees real neighbours.
+        let span = |centre: usize| {
+            let first = centre.saturating_sub(REFINE_RADIUS + 1);
+            (first, (centre + REFINE_RADIUS + 2).min(side))
+        };
+        let ((r0, r1), (c0, c1)) = (span(peak / side), span(peak % side));
+        let patch = map
+            .slice(ndarray::s![r0..r1, c0..c1])
+            .as_standard_layout()
+            .to_owned();
+        let upsampled = self.upsample(&patch)?;
+        let values = upsampled.data_typed::<f32>()?;
+        let (rows, cols) = ((r1 - r0) * up, (c1 - c0) * up);
+        // Upsampled rows of the patch that belong to searched cells (all of them at the map's border).
+        let inner = |first: usize, last: usize, count: usize| {
+            let skip_start = if first > 0 { up } else { 0 };
+            let skip_end = if last < side { up } else { 0 };
+            skip_start..count - skip_end
+        };
+        let mut best = (0, 0, f32::NEG_INFINITY, 0.0);
+        for i in inner(r0, r1, rows) {
+            for j in inner(c0, c1, cols) {
+                let (row, col) = (r0 * up + i, c0 * up + j);
+                let v = values[i * cols + j];
+                let s = score(v, self.window[[row, col]], 1.0);
+                if s > best.2 {
+                    best = (row, col, s, v);
+                }
+            }
+        }
+        ensure!(best.2.is_finite(), "no finite response to locate");
+        Ok((best.0, best.1, best.3))
+    }
+
+    /// Upsamples a patch of a correlation map by `response_up` (bicubic): upsampled pixel u samples the patch at
+    /// (u + 0.5) / up - 0.5.
+    fn upsample(&self, patch: &Array2<f32>) -> Result<Mat> {
+        let (rows, cols) = patch.dim();
+        let small = Mat::new_rows_cols_with_data(
+            rows as i32,
+            cols as i32,
+            patch.as_slice().expect("standard layout"),
+        )?;
+        let up = self.params.response_up as i32;
+        let mut upsampled = Mat::default();
+        imgproc::resize(
+            &small,
+            &mut upsampled,
+            Size::new(cols as i32 * up, rows as i32 * up),
+            0.0,
+            0.0,
+            imgproc::INTER_CUBIC,
+        )?;
+        ensure!(upsampled.typ() == CV_32F && upsampled.is_continuous());
+        Ok(upsampled)
     }
 }
 
