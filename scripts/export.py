@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 
 import crops
+from graph_rewrite import check_equal, fold_same_padding
 from sequences import load_sequences
 from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, BoxHead, SiamNet
 
@@ -60,6 +62,11 @@ def export_onnx(embed, path):
             3: torch.export.Dim("width", min=32)}
     torch.onnx.export(embed, (example,), str(path), input_names=["input"], output_names=["features"],
                       opset_version=OPSET, dynamo=True, external_data=False, dynamic_shapes={"x": dims})
+    exported = onnx.load(str(path))
+    folded = onnx.load(str(path))
+    fold_same_padding(folded)
+    check_equal(exported, folded, "input")
+    onnx.save(folded, str(path))
 
 
 def export_head_onnx(head, channels, path):

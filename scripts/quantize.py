@@ -16,11 +16,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import onnx
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from crops import crop_square, normalise, otb_box_to_center, read_rgb, template_side
+from graph_rewrite import fold_same_padding
 from sequences import load_sequences
 
 
@@ -65,7 +67,7 @@ def main():
     ap.add_argument("--sequences", type=int, default=40, help="sequences sampled for calibration")
     ap.add_argument("--per-sequence", type=int, default=8, help="frames sampled per sequence")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--calibration", choices=["minmax", "percentile", "entropy"], default="minmax",
+    ap.add_argument("--calibration", choices=["minmax", "percentile", "entropy"], default="percentile",
                     help="how activation ranges are set from the calibration crops")
     args = ap.parse_args()
 
@@ -73,8 +75,12 @@ def main():
     source = args.sidecar.parent / sidecar["onnx"]
     out_onnx = args.out.with_suffix(".onnx")
     with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(source), str(prepared))
+        folded, prepared = Path(tmp) / "folded.onnx", Path(tmp) / "prepared.onnx"
+        model = onnx.load(str(source))
+        if fold_same_padding(model):
+            print("folded the Pad nodes into their convolutions first (scripts/graph_rewrite.py)")
+        onnx.save(model, str(folded))
+        quant_pre_process(str(folded), str(prepared))
         batches = calibration_batches(sidecar, args.train, args.sequences, args.per_sequence, args.seed)
         quantize_static(
             str(prepared), str(out_onnx), Reader(sidecar["input_name"], batches),

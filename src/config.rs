@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The model `siamtrack` uses when none is named, relative to the install or source tree.
-pub const DEFAULT_MODEL: &str = "models/effnet_lite0_s8.json";
+pub const DEFAULT_MODEL: &str = "models/effnet_lite0_s8_int8.json";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,6 +131,11 @@ pub struct TrackerParams {
     /// two agree; a re-detected candidate needs their agreement too.
     #[serde(default = "default_target_agreement")]
     pub target_agreement: f64,
+    /// Side in pixels of the search crop while the target is held with confidence (the last frame `tracking`);
+    /// an uncertain or lost target gets the full `search_size`. 0: always `search_size`. A smaller crop costs
+    /// less encoder time and sees less of the frame around the target.
+    #[serde(default)]
+    pub confident_search_size: u32,
     /// Scales in the ladder of the DSST-style scale filter that sizes the box after the search has placed it
     /// (0: no filter; the box size then comes from the `scale_num` search crops alone).
     #[serde(default = "default_scale_filter_scales")]
@@ -284,7 +289,28 @@ impl ModelConfig {
 
     /// Side of the response map (before upsampling).
     pub fn response_size(&self) -> usize {
-        self.search_feature_size + 1 - self.template_window()
+        self.response_size_for(self.search_size)
+    }
+
+    /// Side of the response map of a search crop of `search_size` pixels.
+    pub fn response_size_for(&self, search_size: u32) -> usize {
+        self.feature_size_for(search_size) + 1 - self.template_window()
+    }
+
+    /// Side of the features of a search crop of `search_size` pixels: each `total_stride` pixels beyond the
+    /// nominal search crop add or remove a cell.
+    pub fn feature_size_for(&self, search_size: u32) -> usize {
+        let stride = self.total_stride as i64;
+        let extra = (search_size as i64 - self.search_size as i64) / stride;
+        (self.search_feature_size as i64 + extra) as usize
+    }
+
+    /// The search crop side while the target is held with confidence.
+    pub fn confident_search_size(&self) -> u32 {
+        match self.tracker.confident_search_size {
+            0 => self.search_size,
+            side => side,
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -319,6 +345,22 @@ impl ModelConfig {
                 self.template_feature_size,
                 self.search_feature_size
             );
+        }
+        let confident = self.confident_search_size();
+        if confident > self.search_size
+            || confident <= self.template_size
+            || !(self.search_size - confident).is_multiple_of(self.total_stride)
+            || self.feature_size_for(confident) < self.template_window()
+        {
+            bail!(
+                "tracker.confident_search_size ({confident}) must lie between template_size ({}) and search_size ({}), a multiple of total_stride ({}) below search_size",
+                self.template_size,
+                self.search_size,
+                self.total_stride
+            );
+        }
+        if confident != self.search_size && self.box_head.is_some() {
+            bail!("tracker.confident_search_size: the box head reads one response size; leave it 0 with a box head");
         }
         if self.response_size() * t.response_up > 2048 {
             bail!(
@@ -455,6 +497,26 @@ pub(crate) mod tests {
         assert!(c.set_tracker_param("scale_num", "4").is_err());
         assert_eq!(c.tracker.scale_num, 3, "a rejected value changes nothing");
         assert!(c.set_tracker_param("scale_lr", "fast").is_err());
+    }
+
+    #[test]
+    fn confident_search_crop_sizes() {
+        let mut c = ModelConfig::from_json(SIDECAR).unwrap();
+        assert_eq!(c.confident_search_size(), c.search_size);
+        c.set_tracker_param("confident_search_size", "191").unwrap();
+        assert_eq!(c.confident_search_size(), 191);
+        // 64 pixels less than the nominal 255 crop: 8 cells fewer on each of features and response.
+        assert_eq!(c.feature_size_for(191), c.search_feature_size - 8);
+        assert_eq!(c.response_size_for(191), c.response_size() - 8);
+        for bad in ["190", "127", "263"] {
+            let e = c
+                .set_tracker_param("confident_search_size", bad)
+                .unwrap_err();
+            assert!(
+                format!("{e:#}").contains("confident_search_size"),
+                "{bad}: {e:#}"
+            );
+        }
     }
 
     #[test]

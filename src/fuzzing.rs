@@ -26,6 +26,6 @@ pub fn check_ground_truth(text: &str) {
 pub fn check_sidecar(text: &str) {
     if let Ok(model) = ModelConfig::from_json(text) {
         assert!(model.response_size() >= 1);
-        let _ = PeakLocator::new(&model);
+        let _ = PeakLocator::new(&model, model.search_size);
     }
 }

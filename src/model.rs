@@ -178,9 +178,11 @@ impl Encoder {
     pub fn load(model: &ModelConfig, options: &EncoderOptions) -> Result<Self> {
         let path = model.onnx_path();
         let mut graph = Graph::load(&path, &model.input_name, &model.output_name, options)?;
+        let confident = model.confident_search_size();
         let shapes: Vec<_> = [
             (model.template_size, model.template_feature_size),
             (model.search_size, model.search_feature_size),
+            (confident, model.feature_size_for(confident)),
         ]
         .iter()
         .map(|&(side, feature)| {

@@ -202,8 +202,18 @@ fn bad_models() {
         let mut json: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
         json["box_head"] =
             serde_json::json!({"onnx": file, "input_name": input, "output_name": output});
+        json["tracker"]["confident_search_size"] = 0.into();
         json.to_string()
     };
+    let mut head_and_small_crop: serde_json::Value =
+        serde_json::from_str(&with_head("absent_head.onnx", "head_input", "size_change")).unwrap();
+    head_and_small_crop["tracker"]["confident_search_size"] = 191.into();
+    write(&head_and_small_crop.to_string(), &onnx);
+    assert_fails(
+        &track(&model),
+        1,
+        "the box head reads one response size; leave it 0 with a box head",
+    );
     write(
         &with_head("absent_head.onnx", "head_input", "size_change"),
         &onnx,

@@ -80,12 +80,17 @@ fn track_with_shipped_model(dir: &Path, video: &Path, truth: &Path, name: &str) 
         .collect()
 }
 
-/// The other shipped models that are meant for use follow the generated target as well.
+/// The other shipped models that are meant for use (the float twin of the default among them) follow the generated
+/// target as well.
 #[test]
 fn alternative_models_track_within_iou_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
-    for name in ["effnet_lite0_s8_d8", "siamtrack_lite0_s8"] {
+    for name in [
+        "effnet_lite0_s8",
+        "effnet_lite0_s8_d8",
+        "siamtrack_lite0_s8",
+    ] {
         let boxes = track_with_shipped_model(dir.path(), &video, &truth, name);
         assert_eq!(boxes.len(), 90, "{name}");
         let iou = mean_iou(&boxes, &read_truth(&truth));
@@ -93,19 +98,26 @@ fn alternative_models_track_within_iou_bound() {
     }
 }
 
-/// The online target model (fused with the template) and the one-pass scale filter, each alone and together,
-/// follow the generated target as well as the template alone must.
+/// The shipped tracker is one search crop (a smaller one while confident) with the online target model and the
+/// scale filter, on the int8 encoder. Each part switched off, and the three-crop template tracker it replaced,
+/// follow the generated target as well as the default must.
 #[test]
-fn target_model_and_scale_filter_track_within_iou_bound() {
+fn tracker_variants_track_within_iou_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
-    let variants: [(&str, &[&str]); 3] = [
-        ("target model", &["target_weight=0.5"]),
-        ("one pass", &["scale_num=1", "scale_filter_scales=17"]),
+    let variants: [(&str, &[&str]); 4] = [
+        ("no target model", &["target_weight=0"]),
+        ("full crop always", &["confident_search_size=0"]),
         (
-            "both",
-            &["target_weight=0.5", "scale_num=1", "scale_filter_scales=17"],
+            "three template crops",
+            &[
+                "target_weight=0",
+                "scale_num=3",
+                "scale_filter_scales=0",
+                "confident_search_size=0",
+            ],
         ),
+        ("no scale filter", &["scale_num=3", "scale_filter_scales=0"]),
     ];
     for (name, sets) in variants {
         let boxes: Vec<_> = track_clip(dir.path(), &video, &truth, &settings(sets))

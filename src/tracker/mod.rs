@@ -67,7 +67,9 @@ pub struct Tracker {
     model: ModelConfig,
     encoder: Encoder,
     box_head: Option<BoxHead>,
+    /// Reads the maps of full search crops, and of the smaller crops of a target held with confidence.
     locator: PeakLocator,
+    confident_locator: PeakLocator,
     target: Option<Target>,
     timings: StageTimings,
 }
@@ -88,6 +90,8 @@ struct Target {
     weak_frames: u32,
     /// Frames since the target was declared lost; 0 while tracking.
     lost_frames: u32,
+    /// Whether the last frame was `tracking`: the next search may use the smaller confident crop.
+    confident: bool,
     /// Next tile of the recovery scan, so successive frames cover the whole grid.
     scan_cursor: usize,
     /// Template features, already cut to the correlation window.
@@ -106,6 +110,8 @@ struct Responses {
     fused: Vec<Array2<f32>>,
     /// The crops' features, transformed for the target model's update; empty without one.
     spectra: Vec<Spectrum>,
+    /// Cells between the target model's grid edge and these crops' features (0 for full crops).
+    margin: f64,
 }
 
 impl Responses {
@@ -166,7 +172,8 @@ impl Tracker {
             model: model.clone(),
             encoder: Encoder::load(model, options)?,
             box_head: BoxHead::load(model, options)?,
-            locator: PeakLocator::new(model),
+            locator: PeakLocator::new(model, model.search_size),
+            confident_locator: PeakLocator::new(model, model.confident_search_size()),
             target: None,
             timings: StageTimings::default(),
         })
@@ -232,6 +239,7 @@ impl Tracker {
             reference: (0.0, 1.0),
             weak_frames: 0,
             lost_frames: 0,
+            confident: false,
             scan_cursor: 0,
             template,
             model: None,
@@ -239,7 +247,11 @@ impl Tracker {
         });
         // How the target matches itself, in its own search region: the scale of the confidence.
         let search_side = self.search_side(size);
-        let embedded = self.correlate(frame, &[(bbox.center(), search_side)])?;
+        let embedded = self.correlate(
+            frame,
+            &[(bbox.center(), search_side)],
+            self.model.search_size,
+        )?;
         let mut values: Vec<f32> = embedded.raw[0]
             .iter()
             .copied()
@@ -258,7 +270,7 @@ impl Tracker {
                 target_params(p),
                 embedded.features.slice(s![0, .., .., ..]),
                 (centre, centre),
-                self.size_in_cells(size, search_side),
+                self.size_in_cells(size, search_side, self.model.search_size),
             )
         });
         let scale_filter = match p.scale_filter_scales {
@@ -283,9 +295,9 @@ impl Tracker {
     }
 
     /// A target size (width, height, frame pixels) as (rows, columns) of feature cells in a search crop of
-    /// `search_side` frame pixels.
-    fn size_in_cells(&self, size: (f64, f64), search_side: f64) -> (f64, f64) {
-        let cell = search_side / self.model.search_size as f64 * self.model.total_stride as f64;
+    /// `search_side` frame pixels resized to `crop_size` pixels.
+    fn size_in_cells(&self, size: (f64, f64), search_side: f64, crop_size: u32) -> (f64, f64) {
+        let cell = search_side / crop_size as f64 * self.model.total_stride as f64;
         (size.1 / cell, size.0 / cell)
     }
 
@@ -316,10 +328,13 @@ impl Tracker {
                 siamese,
                 learned: Vec::new(),
                 spectra: Vec::new(),
+                margin: 0.0,
             };
         };
         let w = self.model.tracker.target_weight as f32;
-        let offset = self.response_offset();
+        let (_, _, rows, cols) = embedded.features.dim();
+        let margin = model.margin((rows, cols)).0 as f64;
+        let offset = self.response_offset() + margin;
         let spectra: Vec<Spectrum> = (0..siamese.len())
             .map(|k| model.spectrum(embedded.features.slice(s![k, .., .., ..])))
             .collect();
@@ -343,6 +358,7 @@ impl Tracker {
             learned,
             fused,
             spectra,
+            margin,
         }
     }
 
@@ -385,25 +401,34 @@ impl Tracker {
             (0, _) => TrackState::Uncertain,
             _ => TrackState::Lost,
         };
+        self.target.as_mut().expect("checked above").confident = state == TrackState::Tracking;
         Ok(Track { bbox, score, state })
     }
 
     /// SiamFC's step: a few scales around the last position. `None` for broken (NaN) output.
     fn follow(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
-        let state = self.target.as_ref().expect("initialised").state.clone();
-        let search_side = self.search_side(state.size);
+        let target = self.target.as_ref().expect("initialised");
+        let (state, confident) = (target.state.clone(), target.confident);
+        let crop_size = match confident {
+            true => self.model.confident_search_size(),
+            false => self.model.search_size,
+        };
+        let search_side =
+            self.template_side(state.size) * crop_size as f64 / self.model.template_size as f64;
         let crops: Vec<_> = self
             .locator
             .scale_factors()
             .iter()
             .map(|f| (state.center, search_side * f))
             .collect();
-        let embedded = self.correlate(frame, &crops)?;
+        let embedded = self.correlate(frame, &crops, crop_size)?;
         let located = Instant::now();
         let responses = self.respond(&embedded);
-        let mut motion = self
-            .locator
-            .locate(&embedded.raw, &responses.fused, search_side)?;
+        let locator = match confident {
+            true => &self.confident_locator,
+            false => &self.locator,
+        };
+        let mut motion = locator.locate(&embedded.raw, &responses.fused, search_side)?;
         if let Some(m) = motion.as_mut() {
             if let Some((width, height)) = self.head_size_change(&embedded.features, m)? {
                 // The head's factors are relative to the box the chosen crop was cut for: the current one
@@ -444,29 +469,32 @@ impl Tracker {
             if score as f64 >= p.uncertain_below
                 && responses.model_agrees(m.map, m.cell, p.target_agreement)
             {
-                self.learn(frame, &responses.spectra, &m, next, search_side)?;
+                self.learn(frame, &responses, &m, next, (search_side, crop_size))?;
             }
         }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
         Ok((next, score))
     }
 
-    /// Learns from a confident frame: the chosen crop joins the target model's support set, labelled where the
-    /// target was found, and the scale filter takes in the new box.
+    /// Learns from a confident frame: the chosen crop (of the nominal side in frame pixels, and in pixels) joins
+    /// the target model's support set, labelled where the target was found, and the scale filter takes in the
+    /// new box.
     fn learn(
         &mut self,
         frame: &Mat,
-        spectra: &[Spectrum],
+        responses: &Responses,
         motion: &Motion,
         next: &TargetState,
-        search_side: f64,
+        (search_side, crop_size): (f64, u32),
     ) -> Result<()> {
         let crop_side = search_side * self.locator.scale_factors()[motion.map];
-        let offset = self.response_offset();
+        let offset = self.response_offset() + responses.margin;
         let centre = (motion.cell.0 + offset, motion.cell.1 + offset);
-        let size = self.size_in_cells(next.size, crop_side);
+        let size = self.size_in_cells(next.size, crop_side, crop_size);
         let target = self.target.as_mut().expect("initialised");
-        if let (Some(model), Some(spectrum)) = (target.model.as_mut(), spectra.get(motion.map)) {
+        if let (Some(model), Some(spectrum)) =
+            (target.model.as_mut(), responses.spectra.get(motion.map))
+        {
             model.update(spectrum, centre, size);
         }
         if let Some(filter) = target.scale_filter.as_mut() {
@@ -500,7 +528,7 @@ impl Tracker {
             .iter()
             .map(|&(centre, scale)| (centre, search_side * scale))
             .collect();
-        let embedded = self.correlate(frame, &crops)?;
+        let embedded = self.correlate(frame, &crops, self.model.search_size)?;
         let located = Instant::now();
         // The template proposes: the target model's window is centred on each tile, so it would mute a target
         // found away from a tile's centre.
@@ -519,6 +547,7 @@ impl Tracker {
             let check = self.correlate(
                 frame,
                 &[(candidate.center, self.search_side(candidate.size))],
+                self.model.search_size,
             )?;
             let centre = (self.model.response_size() as f64 - 1.0) / 2.0;
             accepted = self
@@ -549,13 +578,18 @@ impl Tracker {
         Ok((usable(width) && usable(height)).then_some((width, height)))
     }
 
-    /// Embeds square crops (centre, side in frame pixels) in one batch and correlates the template over each;
-    /// returns the correlation maps and the search features. Records crop and encoder time, and starts the
-    /// locate time.
-    fn correlate(&mut self, frame: &Mat, crops: &[((f64, f64), f64)]) -> Result<Embedded> {
+    /// Embeds square crops (centre, side in frame pixels), each resized to `size` pixels, in one batch and
+    /// correlates the template over each; returns the correlation maps and the search features. Records crop and
+    /// encoder time, and starts the locate time.
+    fn correlate(
+        &mut self,
+        frame: &Mat,
+        crops: &[((f64, f64), f64)],
+        size: u32,
+    ) -> Result<Embedded> {
         let started = Instant::now();
         let pad = mean_colour(frame)?;
-        let out = self.model.search_size as i32;
+        let out = size as i32;
         let images = crops
             .iter()
             .map(|&(centre, side)| crop_square(frame, centre, side, out, pad))

@@ -40,6 +40,7 @@ const REFINE_RADIUS: usize = 2;
 pub struct PeakLocator {
     params: TrackerParams,
     total_stride: f64,
+    /// Side in pixels of the search crops whose maps this locator reads.
     search_size: f64,
     scale_factors: Vec<f64>,
     /// Hann window over the upsampled response, summing to 1.
@@ -49,7 +50,8 @@ pub struct PeakLocator {
 }
 
 impl PeakLocator {
-    pub fn new(model: &ModelConfig) -> Self {
+    /// A locator for the maps of search crops of `search_size` pixels.
+    pub fn new(model: &ModelConfig, search_size: u32) -> Self {
         let params = model.tracker.clone();
         let half = (params.scale_num / 2) as i32;
         let scale_factors = (-half..=half).map(|k| params.scale_step.powi(k)).collect();
@@ -59,11 +61,11 @@ impl PeakLocator {
             Array2::from_shape_fn((side, side), |(i, j)| h[i] * h[j] / total)
         };
         Self {
-            window: hann_window(model.response_size() * params.response_up),
-            coarse_window: hann_window(model.response_size()),
+            window: hann_window(model.response_size_for(search_size) * params.response_up),
+            coarse_window: hann_window(model.response_size_for(search_size)),
             params,
             total_stride: model.total_stride as f64,
-            search_size: model.search_size as f64,
+            search_size: search_size as f64,
             scale_factors,
         }
     }
@@ -222,7 +224,7 @@ mod tests {
 
     #[test]
     fn peak_offset_maps_to_frame_pixels() {
-        let locator = PeakLocator::new(&model());
+        let locator = PeakLocator::new(&model(), 255);
         // Peak 2 cells right and 1 up of centre, on the central scale only.
         let raw = vec![peaked(8, 8, 0.0), peaked(7, 10, 3000.0), peaked(8, 8, 0.0)];
         let motion = locator.locate(&raw, &raw, 510.0).unwrap().unwrap();
@@ -241,7 +243,7 @@ mod tests {
     #[test]
     fn larger_scale_wins_only_beyond_the_penalty_and_is_damped() {
         let m = model();
-        let locator = PeakLocator::new(&m);
+        let locator = PeakLocator::new(&m, 255);
         let p = &m.tracker;
         let strong = vec![peaked(8, 8, 0.0), peaked(8, 8, 0.0), peaked(8, 8, 2000.0)];
         let motion = locator.locate(&strong, &strong, 255.0).unwrap().unwrap();
@@ -267,7 +269,7 @@ mod tests {
 
     #[test]
     fn nan_maps_give_no_motion() {
-        let locator = PeakLocator::new(&model());
+        let locator = PeakLocator::new(&model(), 255);
         let raw = vec![peaked(8, 8, f32::NAN), peaked(8, 8, 0.0), peaked(8, 8, 0.0)];
         assert!(locator.locate(&raw, &raw, 255.0).unwrap().is_none());
     }

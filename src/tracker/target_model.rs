@@ -6,7 +6,7 @@
 //! target is *not*. The first frame's sample always stays in the support set (with at least `first_weight` of the
 //! total weight) so that updates from later frames cannot make the model forget the target it was given.
 
-use ndarray::{Array2, Array3, ArrayView3, Axis, Zip};
+use ndarray::{s, Array2, Array3, ArrayView3, Axis, Zip};
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
@@ -97,19 +97,33 @@ impl TargetModel {
         model
     }
 
-    /// Windows and transforms a search crop's features [C, H, W].
+    /// Windows and transforms a search crop's features [C, H, W]. Features of a crop smaller than the first
+    /// frame's are centred on the model's grid, zero around them (see [`TargetModel::margin`]).
     pub fn spectrum(&self, features: ArrayView3<f32>) -> Spectrum {
-        let mut out = Array3::<Complex32>::zeros(features.dim());
+        let (channels, rows, cols) = features.dim();
+        let (top, left) = self.margin((rows, cols));
+        let mut out = Array3::<Complex32>::zeros((channels, self.rows, self.cols));
         Zip::from(out.outer_iter_mut())
             .and(features.outer_iter())
             .for_each(|mut plane, channel| {
-                Zip::from(&mut plane)
+                let mut inner = plane.slice_mut(s![top..top + rows, left..left + cols]);
+                let window = self.window.slice(s![top..top + rows, left..left + cols]);
+                Zip::from(&mut inner)
                     .and(&channel)
-                    .and(&self.window)
+                    .and(&window)
                     .for_each(|o, &x, &w| *o = Complex32::new(x * w, 0.0));
                 self.fft2(plane.as_slice_mut().expect("standard layout"), false);
             });
         Spectrum(out)
+    }
+
+    /// Cells (rows, columns) between the model's grid edge and features of `(rows, cols)` centred on it.
+    pub fn margin(&self, (rows, cols): (usize, usize)) -> (usize, usize) {
+        assert!(
+            rows <= self.rows && cols <= self.cols,
+            "features larger than the target model's grid"
+        );
+        ((self.rows - rows) / 2, (self.cols - cols) / 2)
     }
 
     /// The filter's response over the crop [H, W], in units of its response to the first frame's target (about 1
@@ -321,6 +335,26 @@ mod tests {
             peak > 0.5,
             "a clear match, in units of the first frame: {peak}"
         );
+    }
+
+    #[test]
+    fn finds_the_target_in_a_smaller_crop_centred_on_its_grid() {
+        let model = TargetModel::new(
+            PARAMS,
+            scene(&[((16, 16), TARGET)], 1).view(),
+            (15.5, 15.5),
+            (6.0, 6.0),
+        );
+        // The central 24x24 cells of a crop where the target moved 2 down, 3 right: in the smaller crop it sits
+        // at (18, 19) - 4.
+        let moved = scene(&[((18, 19), TARGET)], 2);
+        let smaller = moved.slice(s![.., 4..28, 4..28]);
+        assert_eq!(model.margin((24, 24)), (4, 4));
+        let response = model.respond(&model.spectrum(smaller));
+        assert_eq!(response.dim(), (32, 32), "answers on the model's grid");
+        let (row, col, peak) = argmax(&response);
+        assert!(near((row, col), (17.5, 18.5)), "{row}, {col}");
+        assert!(peak > 0.5, "{peak}");
     }
 
     #[test]
