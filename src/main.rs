@@ -84,11 +84,15 @@ impl ModelArgs {
                 anyhow!("the shipped model {DEFAULT_MODEL} is missing: pass --model")
             })?,
         };
-        let options = EncoderOptions {
+        let (options, fallback) = EncoderOptions {
             device: self.device,
             threads: self.threads,
             spinning: self.spin,
-        };
+        }
+        .or_cpu()?;
+        if let Some(reason) = fallback {
+            eprintln!("warning: {reason}; the encoder runs on the CPU");
+        }
         let mut model = ModelConfig::load(path)?;
         for (key, value) in &self.settings {
             model.set_tracker_param(key, value)?;
@@ -320,13 +324,20 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
     };
     let summary = pipeline::run(&job, &STOP)?;
     println!(
-        "tracked {} frames of {} in {:.2} s: {:.1} fps end to end, tracker {:.1} ms/frame, {} frames dropped",
+        "tracked {} frames of {} in {:.2} s: {:.1} fps end to end, tracker {:.1} ms/frame, {} frames dropped; \
+         start-up: model load {:.0} ms{}",
         summary.frames,
         job.source.name(),
         summary.seconds,
         summary.fps(),
         summary.tracker_ms,
-        summary.dropped
+        summary.dropped,
+        summary.model_load_ms,
+        if summary.first_frame_ms.is_finite() {
+            format!(", first frame {:.0} ms", summary.first_frame_ms)
+        } else {
+            String::new()
+        }
     );
     if let Some((path, format)) = &job.log {
         println!("log: {} ({format:?})", path.display());

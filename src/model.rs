@@ -6,6 +6,7 @@ use crate::xcorr::depthwise_xcorr;
 use anyhow::{anyhow, bail, Context, Result};
 use ndarray::{Array3, Array4, ArrayView3, Axis, Ix4};
 use ort::environment::Environment;
+use ort::ep::ExecutionProviderDispatch;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -21,6 +22,26 @@ pub enum Device {
     Tensorrt,
 }
 
+impl Device {
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Cpu => "the CPU",
+            Device::Cuda => "CUDA",
+            Device::Tensorrt => "TensorRT",
+        }
+    }
+
+    /// ONNX Runtime's execution provider for the device, failing when it cannot be registered; `None` for the
+    /// CPU, which every session has.
+    fn execution_provider(self) -> Option<ExecutionProviderDispatch> {
+        match self {
+            Device::Cpu => None,
+            Device::Cuda => Some(ort::ep::CUDA::default().build().error_on_failure()),
+            Device::Tensorrt => Some(ort::ep::TensorRT::default().build().error_on_failure()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct EncoderOptions {
     pub device: Device,
@@ -29,6 +50,32 @@ pub struct EncoderOptions {
     /// Whether ONNX Runtime's worker threads spin between runs. Spinning shaves a wake-up off each run but
     /// keeps a core busy, which the decoding thread then waits for.
     pub spinning: bool,
+}
+
+impl EncoderOptions {
+    /// These options, or when their device's execution provider cannot be registered with the ONNX Runtime
+    /// library in use (a CPU-only library, missing CUDA or TensorRT libraries, no GPU), the same on the CPU, with
+    /// the reason.
+    pub fn or_cpu(self) -> Result<(Self, Option<String>)> {
+        let Some(provider) = self.device.execution_provider() else {
+            return Ok((self, None));
+        };
+        match Session::builder(environment()?)?.with_execution_providers([provider]) {
+            Ok(_) => Ok((self, None)),
+            Err(e) => {
+                let reason = format!(
+                    "{} is not available ({e}): the ONNX Runtime library in use lacks it, or cannot load the \
+                     libraries it needs (scripts/gpu_check.sh sets up the GPU build)",
+                    self.device.name()
+                );
+                let cpu = Self {
+                    device: Device::Cpu,
+                    ..self
+                };
+                Ok((cpu, Some(reason)))
+            }
+        }
+    }
 }
 
 /// One ONNX graph with one 4-D float input and one 4-D float output, as the sidecar names them.
@@ -97,25 +144,21 @@ impl Graph {
         builder = builder
             .with_intra_op_spinning(options.spinning)
             .map_err(|e| anyhow!("{e}"))?;
-        builder = match options.device {
-            Device::Cpu => builder,
-            #[cfg(feature = "cuda")]
-            Device::Cuda => builder
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| anyhow!("{e}"))?,
-            #[cfg(feature = "tensorrt")]
-            Device::Tensorrt => builder
-                .with_execution_providers([ort::ep::TensorRT::default().build().error_on_failure()])
-                .map_err(|e| anyhow!("{e}"))?,
-            #[allow(unreachable_patterns)]
-            other => bail!(
-                "this build has no {other:?} support: rebuild with `--features {}`",
-                format!("{other:?}").to_lowercase()
-            ),
-        };
+        if let Some(provider) = options.device.execution_provider() {
+            builder = builder
+                .with_execution_providers([provider])
+                .map_err(|e| anyhow!("cannot use {}: {e}", options.device.name()))?;
+        }
         let session = builder
             .commit_from_file(path)
-            .map_err(|e| anyhow!("{}: not a loadable ONNX model: {e}", path.display()))?;
+            .map_err(|e| match options.device {
+                Device::Cpu => anyhow!("{}: not a loadable ONNX model: {e}", path.display()),
+                device => anyhow!(
+                    "{}: cannot load it on {}: {e}",
+                    path.display(),
+                    device.name()
+                ),
+            })?;
         Ok(Graph {
             session,
             input_name: input_name.to_string(),

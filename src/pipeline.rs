@@ -59,6 +59,10 @@ pub struct Summary {
     pub seconds: f64,
     /// Mean time of `Tracker::update`, milliseconds.
     pub tracker_ms: f64,
+    /// Start-up before the first frame was shown or logged, milliseconds: loading the model, then opening the
+    /// source, reading the first frame and `Tracker::init` (not counted in `seconds`).
+    pub model_load_ms: f64,
+    pub first_frame_ms: f64,
     pub ending: Ending,
     /// An error that ended the run early; everything before it was written.
     pub error: Option<anyhow::Error>,
@@ -150,7 +154,10 @@ impl Sinks {
 
 /// Runs a tracking job until the input ends, the user quits or `stop` is raised.
 pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
+    let loading = Instant::now();
     let mut tracker = Tracker::new(&job.model, &job.encoder)?;
+    let model_load_ms = loading.elapsed().as_secs_f64() * 1000.0;
+    let opening = Instant::now();
     let mut source = Source::open(&job.source)?;
     let live = job.live.unwrap_or_else(|| job.source.is_live());
     let window = job.display.then(|| Window::open("siamtrack")).transpose()?;
@@ -180,6 +187,11 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
     tracker
         .init(&first.image, bbox)
         .context("cannot start tracking")?;
+    // A box drawn by hand waits for the user, which is not start-up time.
+    let first_frame_ms = match job.init {
+        InitBox::Box(_) => opening.elapsed().as_secs_f64() * 1000.0,
+        InitBox::Select => f64::NAN,
+    };
 
     let progress = (job.progress && !live && window.is_none())
         .then(|| source.frame_count())
@@ -358,6 +370,8 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         dropped: dropped.load(Ordering::Relaxed),
         seconds: sinks.started.elapsed().as_secs_f64(),
         tracker_ms: sinks.update_ms_total / (sinks.frames.saturating_sub(1)).max(1) as f64,
+        model_load_ms,
+        first_frame_ms,
         ending,
         error,
     })

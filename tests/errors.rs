@@ -293,6 +293,37 @@ fn missing_camera_and_invalid_pipeline() {
     );
 }
 
+/// Without a GPU build of ONNX Runtime (the tests run on the CPU-only library of scripts/setup.sh), `--device cuda`
+/// and `--device tensorrt` say why and track on the CPU, with every frame logged.
+#[test]
+fn unavailable_gpu_falls_back_to_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(20, 5));
+    for (device, name) in [("cuda", "CUDA"), ("tensorrt", "TensorRT")] {
+        let log = dir.path().join(format!("{device}.csv"));
+        let out = run(&[
+            "track",
+            s(&video),
+            "--init-gt",
+            s(&truth),
+            "--no-display",
+            "--device",
+            device,
+            "--log",
+            s(&log),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(
+            err.contains(&format!("warning: {name} is not available"))
+                && err.contains("the encoder runs on the CPU"),
+            "{err}"
+        );
+        let records = read_records(&log, LogFormat::Csv).unwrap();
+        assert_eq!(records.len(), 20, "{device}");
+    }
+}
+
 /// Starts a run on an endless live source, signals it, and checks the outputs are complete and valid.
 fn interrupted_run_keeps_outputs(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
