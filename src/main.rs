@@ -324,14 +324,16 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
     };
     let summary = pipeline::run(&job, &STOP)?;
     println!(
-        "tracked {} frames of {} in {:.2} s: {:.1} fps end to end, tracker {:.1} ms/frame, {} frames dropped; \
-         start-up: model load {:.0} ms{}",
+        "tracked {} frames of {} in {:.2} s: {:.1} fps end to end, tracker {:.1} ms/frame, {} frames dropped",
         summary.frames,
         job.source.name(),
         summary.seconds,
         summary.fps(),
         summary.tracker_ms,
         summary.dropped,
+    );
+    println!(
+        "start-up: model load {:.0} ms{}",
         summary.model_load_ms,
         if summary.first_frame_ms.is_finite() {
             format!(", first frame {:.0} ms", summary.first_frame_ms)

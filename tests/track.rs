@@ -238,6 +238,9 @@ fn live_gstreamer_source_is_tracked() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let frames: u64 = stdout.split_whitespace().nth(1).unwrap().parse().unwrap();
     let dropped: u64 = stdout
+        .lines()
+        .next()
+        .unwrap()
         .split(", ")
         .last()
         .unwrap()
