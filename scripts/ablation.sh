@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Ablation of the tracker's components on a dataset (default: the dev split): one `siamtrack eval` run per variant,
-# one after the other (run it on an otherwise idle machine: the ms per update are only comparable within one
-# run of this script), then a markdown table of mean success AUC, precision @20 px and ms per update to stdout
-# and to out/ablation/table.md. The first variant also runs CSRT on the same frames, for the per-sequence table.
-# Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR] [OUT_DIR]; ONLY="name name..." runs only those variants.
+# Ablation of the tracker on a dataset (default: the dev split): one `siamtrack eval` run per variant, one after
+# the other (run it on an otherwise idle machine: the ms per update are only comparable within one run of this
+# script), then a markdown table of mean success AUC, precision @20 px, ms per update and update rate relative to
+# CSRT to stdout and to OUT_DIR/table.md. The first variant also runs CSRT on the same frames, for the per-sequence
+# table and the rate ratios.
+# Two groups of variants: GROUP=components (default), the target model and the scale filter each on and off on the
+# float encoder; GROUP=speed, the steps from the three-crop tracker to the shipped one.
+# Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR] [OUT_DIR]; ONLY="name name..." runs only those variants;
+# MODEL_SIDECAR (default models/effnet_lite0_s8.json, the float twin of the default) is used where a variant
+# names none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,14 +19,28 @@ OUT="${3:-out/ablation}"
 cargo build --release --quiet
 BIN=target/release/siamtrack
 
-# name | what it shows | --set flags on top of the sidecar's
-VARIANTS=(
-  "template|Siamese template only, 3 scales (the shipped sidecar)|target_weight=0 scale_num=3 scale_filter_scales=0"
-  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees|target_weight=0.5 scale_num=3 scale_filter_scales=0"
-  "template+model-noupdate|+ target model learned from the first frame only|target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0"
-  "onepass-template+scale|one search crop, Siamese template, scale filter for the size|target_weight=0 scale_num=1 scale_filter_scales=17"
-  "onepass-template+model+scale|one search crop, template + target model, scale filter|target_weight=0.5 scale_num=1 scale_filter_scales=17"
+# name | what it shows | model sidecar (empty: MODEL_SIDECAR) | --set flags on top of the sidecar's
+FULL_CROPS="confident_search_size=0 max_scan_tiles=9"
+COMPONENTS=(
+  "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
+  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
+  "template+model-noupdate|+ target model learned from the first frame only||target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
+  "onepass-template+scale|one search crop, Siamese template, scale filter for the size||target_weight=0 scale_num=1 scale_filter_scales=17 $FULL_CROPS"
+  "onepass-template+model+scale|one search crop, template + target model, scale filter||target_weight=0.5 scale_num=1 scale_filter_scales=17 $FULL_CROPS"
 )
+SPEED=(
+  "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
+  "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $FULL_CROPS"
+  "1crop-float-scan1|+ one scan tile per lost frame||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=1"
+  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0"
+  "1crop-int8-191|+ 191 px crop while confident (the shipped default)|models/effnet_lite0_s8_int8.json|"
+  "1crop-int8-159|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
+)
+case "${GROUP:-components}" in
+    components) VARIANTS=("${COMPONENTS[@]}") ;;
+    speed) VARIANTS=("${SPEED[@]}") ;;
+    *) echo "GROUP must be components or speed" >&2; exit 1 ;;
+esac
 
 if [ -n "${ONLY:-}" ]; then
     kept=()
@@ -35,14 +54,14 @@ mkdir -p "$OUT"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/load.txt" >&2
 first=1
 for v in "${VARIANTS[@]}"; do
-    IFS='|' read -r name _ sets <<<"$v"
+    IFS='|' read -r name _ model sets <<<"$v"
     args=()
     for s in $sets; do args+=(--set "$s"); done
     trackers=siamfc
     [ $first = 1 ] && trackers=siamfc,csrt
     first=0
     echo "+ $name" >&2
-    "$BIN" eval "$DATA" --model "$MODEL" --tracker "$trackers" "${args[@]}" \
+    "$BIN" eval "$DATA" --model "${model:-$MODEL}" --tracker "$trackers" "${args[@]}" \
         --results-dir "$OUT/$name" --report "$OUT/$name.json" --plots "$OUT/$name" >/dev/null
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2
@@ -50,25 +69,25 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.
 python3 - "$OUT" "${VARIANTS[@]}" <<'PY'
 import json, sys
 out, variants = sys.argv[1], [v.split("|") for v in sys.argv[2:]]
-lines = ["| variant | what | mean AUC | P@20 | ms per update |", "|---|---|---|---|---|"]
-reports = {}
-for name, what, sets in variants:
-    r = json.load(open(f"{out}/{name}.json"))
-    reports[name] = r
-    m = next(t for t in r["trackers"] if t["tracker"] == "siamfc")["mean"]
-    lines.append(f"| `{name}` | {what} | {m['auc']:.3f} | {m['precision']:.3f} | {1000 / m['tracker_fps']:.1f} |")
+reports = {name: json.load(open(f"{out}/{name}.json")) for name, *_ in variants}
 first = reports[variants[0][0]]
 csrt = next((t for t in first["trackers"] if t["tracker"] == "csrt"), None)
+csrt_fps = csrt["mean"]["tracker_fps"] if csrt else float("nan")
+lines = ["| variant | what | mean AUC | P@20 | ms per update | update rate / CSRT's |", "|---|---|---|---|---|---|"]
+for name, what, *_ in variants:
+    m = next(t for t in reports[name]["trackers"] if t["tracker"] == "siamfc")["mean"]
+    lines.append(f"| `{name}` | {what} | {m['auc']:.3f} | {m['precision']:.3f} | {1000 / m['tracker_fps']:.1f} "
+                 f"| {m['tracker_fps'] / csrt_fps:.2f}x |")
 if csrt:
     m = csrt["mean"]
     lines.append(f"| `csrt` | OpenCV CSRT, same frames as the first row | {m['auc']:.3f} | {m['precision']:.3f} "
-                 f"| {1000 / m['tracker_fps']:.1f} |")
+                 f"| {1000 / m['tracker_fps']:.1f} | 1.00x |")
 lines += ["", "Success AUC per sequence:", ""]
 names = [v[0] for v in variants] + (["csrt"] if csrt else [])
 lines.append("| sequence | " + " | ".join(f"`{n}`" for n in names) + " |")
 lines.append("|---|" + "---|" * len(names))
 per = {}
-for name, _, _ in variants:
+for name, *_ in variants:
     per[name] = {s["sequence"]: s["auc"] for t in reports[name]["trackers"] if t["tracker"] == "siamfc"
                  for s in t["sequences"]}
 if csrt:
