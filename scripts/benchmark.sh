@@ -105,6 +105,11 @@ if "siamfc" in trackers:
             add(f"| {p['tracker']} | {ratio(s['auc'], m['auc'])} | {ratio(s['precision'], m['precision'])} "
                 f"| {ratio(s['tracker_fps'], m['tracker_fps'])} | {ratio(s['e2e_fps'], m['e2e_fps'])} |")
         add("")
+try:
+    add(open("docs/speed.md").read().rstrip("\n"))
+    add("")
+except FileNotFoundError:
+    pass
 add("## Plots")
 add("")
 add(f"![success plot]({plots}/success.png)")

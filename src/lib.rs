@@ -7,7 +7,7 @@
 //! ```no_run
 //! use siamtrack::{BBox, ModelConfig, Tracker};
 //! # fn main() -> anyhow::Result<()> {
-//! let model = ModelConfig::load("models/effnet_lite0_s8.json")?;
+//! let model = ModelConfig::load("models/effnet_lite0_s8_int8.json")?;
 //! let mut tracker = Tracker::new(&model, &Default::default())?;
 //! let first = opencv::imgcodecs::imread("frame0.jpg", opencv::imgcodecs::IMREAD_COLOR)?;
 //! tracker.init(&first, BBox::new(10.0, 20.0, 40.0, 30.0))?;
