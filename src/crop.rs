@@ -59,8 +59,19 @@ pub fn crop_rect(
 
 /// Packs BGR u8 crops into one normalised NCHW float batch as the model's sidecar describes.
 pub fn to_tensor(crops: &[Mat], model: &ModelConfig) -> Result<Array4<f32>> {
+    let mut batch = Array4::<f32>::zeros((0, 3, 0, 0));
+    fill_tensor(crops, model, &mut batch)?;
+    Ok(batch)
+}
+
+/// [`to_tensor`] into `batch`, which is only reallocated when its shape differs: a tracker reuses one buffer for
+/// every frame.
+pub fn fill_tensor(crops: &[Mat], model: &ModelConfig, batch: &mut Array4<f32>) -> Result<()> {
     let side = crops.first().map_or(0, |c| c.cols()) as usize;
-    let mut batch = Array4::<f32>::zeros((crops.len(), 3, side, side));
+    let shape = (crops.len(), 3, side, side);
+    if batch.dim() != shape {
+        *batch = Array4::<f32>::zeros(shape);
+    }
     // Source BGR channel feeding each model channel.
     let source = match model.channel_order {
         ChannelOrder::Rgb => [2, 1, 0],
@@ -90,7 +101,7 @@ pub fn to_tensor(crops: &[Mat], model: &ModelConfig) -> Result<Array4<f32>> {
             }
         }
     }
-    Ok(batch)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -164,5 +175,25 @@ mod tests {
         assert!((t[[1, 0, 3, 3]] - (-0.6)).abs() < 1e-6);
         assert!((t[[1, 1, 0, 0]] - (-1.0)).abs() < 1e-6);
         assert!((t[[0, 2, 2, 1]] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_reused_tensor_holds_only_the_latest_crops() {
+        let model = ModelConfig::from_json(crate::config::tests::SIDECAR).unwrap();
+        let grey = |v: f64, side: i32| {
+            Mat::new_rows_cols_with_default(side, side, CV_8UC3, Scalar::all(v)).unwrap()
+        };
+        let mut batch = Array4::zeros((0, 3, 0, 0));
+        fill_tensor(&[grey(255.0, 4)], &model, &mut batch).unwrap();
+        let before = batch.as_ptr();
+        fill_tensor(&[grey(0.0, 4)], &model, &mut batch).unwrap();
+        assert_eq!(batch.as_ptr(), before, "same shape: the buffer is reused");
+        assert!(batch.iter().all(|&v| v == -1.0), "every value rewritten");
+        fill_tensor(&[grey(0.0, 6), grey(255.0, 6)], &model, &mut batch).unwrap();
+        assert_eq!(batch.shape(), &[2, 3, 6, 6]);
+        assert_eq!(
+            batch,
+            to_tensor(&[grey(0.0, 6), grey(255.0, 6)], &model).unwrap()
+        );
     }
 }

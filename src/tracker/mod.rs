@@ -14,7 +14,7 @@ pub use target_model::{Spectrum, TargetModel, TargetModelParams};
 
 use crate::bbox::BBox;
 use crate::config::{ModelConfig, TrackerParams};
-use crate::crop::{crop_square, mean_colour, to_tensor};
+use crate::crop::{crop_square, fill_tensor, mean_colour, to_tensor};
 use crate::model::{BoxHead, Encoder, EncoderOptions};
 use crate::xcorr::xcorr;
 use anyhow::{bail, ensure, Result};
@@ -72,6 +72,8 @@ pub struct Tracker {
     confident_locator: PeakLocator,
     target: Option<Target>,
     timings: StageTimings,
+    /// The encoder's input, reused from frame to frame.
+    input: Array4<f32>,
 }
 
 /// Where the target is and how it started.
@@ -176,6 +178,7 @@ impl Tracker {
             confident_locator: PeakLocator::new(model, model.confident_search_size()),
             target: None,
             timings: StageTimings::default(),
+            input: Array4::zeros((0, 3, 0, 0)),
         })
     }
 
@@ -594,9 +597,9 @@ impl Tracker {
             .iter()
             .map(|&(centre, side)| crop_square(frame, centre, side, out, pad))
             .collect::<Result<Vec<_>>>()?;
-        let batch = to_tensor(&images, &self.model)?;
+        fill_tensor(&images, &self.model, &mut self.input)?;
         let cropped = Instant::now();
-        let features = self.encoder.embed(&batch)?;
+        let features = self.encoder.embed(&self.input)?;
         let encoded = Instant::now();
         let template = &self.target.as_ref().expect("initialised").template;
         let raw = (0..images.len())
