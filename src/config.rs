@@ -131,6 +131,13 @@ pub struct TrackerParams {
     /// two agree; a re-detected candidate needs their agreement too.
     #[serde(default = "default_target_agreement")]
     pub target_agreement: f64,
+    /// Weight of the colour model's response (the mean target probability of its colours over a box-sized
+    /// window) in the fused map; 0: no colour model.
+    #[serde(default)]
+    pub colour_weight: f64,
+    /// Weight of each confident frame in the colour model's histograms.
+    #[serde(default = "default_colour_learning_rate")]
+    pub colour_learning_rate: f64,
     /// Side in pixels of the search crop while the target is held with confidence (the last frame `tracking`);
     /// an uncertain or lost target gets the full `search_size`. 0: always `search_size`. A smaller crop costs
     /// less encoder time and sees less of the frame around the target.
@@ -213,6 +220,9 @@ fn default_scale_filter_step() -> f64 {
 }
 fn default_scale_filter_learning_rate() -> f64 {
     0.025
+}
+fn default_colour_learning_rate() -> f64 {
+    0.04
 }
 fn default_scale_filter_area() -> f64 {
     512.0
@@ -398,6 +408,8 @@ impl ModelConfig {
         }
         let unit = |v: f64| (0.0..=1.0).contains(&v);
         let target_ok = unit(t.target_weight)
+            && unit(t.colour_weight)
+            && unit(t.colour_learning_rate)
             && unit(t.target_learning_rate)
             && unit(t.target_first_weight)
             && t.target_sigma > 0.0
@@ -405,7 +417,7 @@ impl ModelConfig {
             && t.target_agreement >= 0.0
             && (1..=64).contains(&t.target_memory);
         if !target_ok {
-            bail!("tracker: target_weight, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_agreement >= 0, target_memory in 1..64");
+            bail!("tracker: target_weight, colour_weight, colour_learning_rate, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_agreement >= 0, target_memory in 1..64");
         }
         if t.scale_filter_scales > 65
             || t.scale_filter_step < 1.0

@@ -98,20 +98,22 @@ fn alternative_models_track_within_iou_bound() {
     }
 }
 
-/// The shipped tracker is one search crop (a smaller one while confident) with the online target model and the
-/// scale filter, on the int8 encoder. Each part switched off, and the three-crop template tracker it replaced,
+/// The shipped tracker is one search crop (a smaller one while confident) with the online target model, the colour
+/// model and the scale filter, on the int8 encoder. Each part switched off, and the three-crop template tracker it replaced,
 /// follow the generated target as well as the default must.
 #[test]
 fn tracker_variants_track_within_iou_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
-    let variants: [(&str, &[&str]); 4] = [
+    let variants: [(&str, &[&str]); 5] = [
         ("no target model", &["target_weight=0"]),
+        ("no colour model", &["colour_weight=0"]),
         ("full crop always", &["confident_search_size=0"]),
         (
             "three template crops",
             &[
                 "target_weight=0",
+                "colour_weight=0",
                 "scale_num=3",
                 "scale_filter_scales=0",
                 "confident_search_size=0",

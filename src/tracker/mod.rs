@@ -2,11 +2,13 @@
 //! response, the anchor that cannot drift), fuse that with the response of an online target model learned on the
 //! same features, and move the box to the peak of the fused response.
 
+mod colour;
 mod recovery;
 mod scale;
 mod siamese;
 mod target_model;
 
+use colour::{ColourModel, CropBox};
 use recovery::ScanGeometry;
 pub use scale::{ScaleFilter, ScaleParams};
 pub use siamese::{Motion, PeakLocator};
@@ -102,6 +104,8 @@ struct Target {
     model: Option<TargetModel>,
     /// Sizes the box after the search placed it; `None` when the sidecar asks for none.
     scale_filter: Option<ScaleFilter>,
+    /// The target's colours against its surroundings; `None` when its weight is 0.
+    colour: Option<ColourModel>,
 }
 
 /// One frame's maps per crop, on the response grid, in units of the first frame's self-match.
@@ -138,6 +142,8 @@ impl Responses {
 struct Embedded {
     features: Array4<f32>,
     raw: Vec<Array2<f32>>,
+    /// The search crops themselves (8-bit BGR), for the colour model.
+    crops: Vec<Mat>,
 }
 
 impl TargetState {
@@ -247,6 +253,7 @@ impl Tracker {
             template,
             model: None,
             scale_filter: None,
+            colour: None,
         });
         // How the target matches itself, in its own search region: the scale of the confidence.
         let search_side = self.search_side(size);
@@ -290,10 +297,27 @@ impl Tracker {
                 size,
             )?),
         };
+        let colour = match p.colour_weight > 0.0 {
+            true => {
+                let scale = self.model.search_size as f64 / search_side;
+                let centre = (self.model.search_size as f64 - 1.0) / 2.0;
+                let target = CropBox {
+                    centre: (centre, centre),
+                    size: (size.0 * scale, size.1 * scale),
+                };
+                Some(ColourModel::new(
+                    &embedded.crops[0],
+                    target,
+                    p.colour_learning_rate,
+                )?)
+            }
+            false => None,
+        };
         let target = self.target.as_mut().expect("set above");
         target.reference = (floor, peak);
         target.model = model;
         target.scale_filter = scale_filter;
+        target.colour = colour;
         Ok(())
     }
 
@@ -321,8 +345,28 @@ impl Tracker {
     }
 
     /// Each crop's Siamese map and target-model response on the response grid, and their fusion
-    /// `(1 - w) * siamese + w * target_model`, all in units of the first frame's self-match.
-    fn respond(&self, embedded: &Embedded) -> Responses {
+    /// `(1 - w) * siamese + w * target_model`, all in units of the first frame's self-match; with a colour model
+    /// and the target's size in each crop's pixels (`windows`), that fusion is blended with the colour response
+    /// by `colour_weight`.
+    fn respond(&self, embedded: &Embedded, windows: Option<&[(f64, f64)]>) -> Result<Responses> {
+        let mut responses = self.respond_features(embedded);
+        let target = self.target.as_ref().expect("initialised");
+        if let (Some(colour), Some(windows)) = (&target.colour, windows) {
+            // Colours that hardly tell the target from its surroundings get a weight to match.
+            let w = self.model.tracker.colour_weight as f32 * colour.separation();
+            let stride = self.model.total_stride as f64;
+            for ((fused, crop), &window) in
+                responses.fused.iter_mut().zip(&embedded.crops).zip(windows)
+            {
+                let colours = colour.respond(crop, window, fused.nrows(), stride)?;
+                *fused = &*fused * (1.0 - w) + colours * w;
+            }
+        }
+        Ok(responses)
+    }
+
+    /// The Siamese maps and the target model's responses, fused (see [`Tracker::respond`]).
+    fn respond_features(&self, embedded: &Embedded) -> Responses {
         let siamese = self.calibrated(&embedded.raw);
         let target = self.target.as_ref().expect("initialised");
         let Some(model) = &target.model else {
@@ -426,7 +470,14 @@ impl Tracker {
             .collect();
         let embedded = self.correlate(frame, &crops, crop_size)?;
         let located = Instant::now();
-        let responses = self.respond(&embedded);
+        let windows: Vec<(f64, f64)> = crops
+            .iter()
+            .map(|&(_, side)| {
+                let scale = crop_size as f64 / side;
+                (state.size.0 * scale, state.size.1 * scale)
+            })
+            .collect();
+        let responses = self.respond(&embedded, Some(&windows))?;
         let locator = match confident {
             true => &self.confident_locator,
             false => &self.locator,
@@ -472,7 +523,14 @@ impl Tracker {
             if score as f64 >= p.uncertain_below
                 && responses.model_agrees(m.map, m.cell, p.target_agreement)
             {
-                self.learn(frame, &responses, &m, next, (search_side, crop_size))?;
+                self.learn(
+                    frame,
+                    &embedded,
+                    &responses,
+                    &m,
+                    next,
+                    (search_side, crop_size),
+                )?;
             }
         }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
@@ -485,6 +543,7 @@ impl Tracker {
     fn learn(
         &mut self,
         frame: &Mat,
+        embedded: &Embedded,
         responses: &Responses,
         motion: &Motion,
         next: &TargetState,
@@ -502,6 +561,18 @@ impl Tracker {
         }
         if let Some(filter) = target.scale_filter.as_mut() {
             filter.update(frame, next.center, next.size)?;
+        }
+        if let Some(colour) = target.colour.as_mut() {
+            let scale = crop_size as f64 / crop_side;
+            let centre = (crop_size as f64 - 1.0) / 2.0;
+            let found = CropBox {
+                centre: (
+                    centre + (next.center.0 - target.state.center.0) * scale,
+                    centre + (next.center.1 - target.state.center.1) * scale,
+                ),
+                size: (next.size.0 * scale, next.size.1 * scale),
+            };
+            colour.update(&embedded.crops[motion.map], found)?;
         }
         Ok(())
     }
@@ -553,9 +624,9 @@ impl Tracker {
                 self.model.search_size,
             )?;
             let centre = (self.model.response_size() as f64 - 1.0) / 2.0;
-            accepted = self
-                .respond(&check)
-                .model_agrees(0, (centre, centre), p.target_agreement);
+            accepted =
+                self.respond_features(&check)
+                    .model_agrees(0, (centre, centre), p.target_agreement);
         }
         let next = accepted.then_some(candidate);
         Ok((next, score))
@@ -608,7 +679,11 @@ impl Tracker {
         self.timings.crop_ms += (cropped - started).as_secs_f64() * 1000.0;
         self.timings.encoder_ms += (encoded - cropped).as_secs_f64() * 1000.0;
         self.timings.locate_ms += encoded.elapsed().as_secs_f64() * 1000.0;
-        Ok(Embedded { raw, features })
+        Ok(Embedded {
+            raw,
+            features,
+            crops: images,
+        })
     }
 }
 
