@@ -1,6 +1,7 @@
-//! The tracker: embed the target once, then each frame correlate it over a few scaled search crops (the Siamese
-//! response, the anchor that cannot drift), fuse that with the response of an online target model learned on the
-//! same features, and move the box to the peak of the fused response.
+//! The tracker: embed the target once, then each frame correlate it over the search crop (the Siamese response,
+//! the anchor that cannot drift), fuse that with the responses of an online target model learned on the same
+//! features and of a colour model, move the box to the peak of the fused response and size it with the scale
+//! filter (or, with several scaled search crops, by the best-matching scale).
 
 mod colour;
 mod recovery;
@@ -345,13 +346,13 @@ impl Tracker {
     }
 
     /// Each crop's Siamese map and target-model response on the response grid, and their fusion
-    /// `(1 - w) * siamese + w * target_model`, all in units of the first frame's self-match; with a colour model
-    /// and the target's size in each crop's pixels (`windows`), that fusion is blended with the colour response
-    /// by `colour_weight`.
-    fn respond(&self, embedded: &Embedded, windows: Option<&[(f64, f64)]>) -> Result<Responses> {
+    /// `(1 - w) * siamese + w * target_model`, all in units of the first frame's self-match; with a colour model,
+    /// that fusion is blended with the colour response over windows of the target's size in each crop's pixels
+    /// (`windows`), by `colour_weight`.
+    fn respond(&self, embedded: &Embedded, windows: &[(f64, f64)]) -> Result<Responses> {
         let mut responses = self.respond_features(embedded);
         let target = self.target.as_ref().expect("initialised");
-        if let (Some(colour), Some(windows)) = (&target.colour, windows) {
+        if let Some(colour) = &target.colour {
             // Colours that hardly tell the target from its surroundings get a weight to match.
             let w = self.model.tracker.colour_weight as f32 * colour.separation();
             let stride = self.model.total_stride as f64;
@@ -477,7 +478,7 @@ impl Tracker {
                 (state.size.0 * scale, state.size.1 * scale)
             })
             .collect();
-        let responses = self.respond(&embedded, Some(&windows))?;
+        let responses = self.respond(&embedded, &windows)?;
         let locator = match confident {
             true => &self.confident_locator,
             false => &self.locator,
