@@ -33,7 +33,11 @@ capi="$site/onnxruntime/capi"
 # The CUDA major version the providers were built against decides the NVIDIA wheels (cu12 or cu13).
 cuda_major=$(ldd "$capi/libonnxruntime_providers_cuda.so" | sed -n 's/.*libcudart\.so\.\([0-9]*\).*/\1/p' | head -1)
 cuda_major=${cuda_major:-12}
-pip install "nvidia-cublas-cu$cuda_major" "tensorrt-cu$cuda_major-libs>=10,<11" ||
+# The extras above pull most of these; naming them all also covers a release whose extras differ.
+pip install "nvidia-cuda-runtime-cu$cuda_major" "nvidia-cublas-cu$cuda_major" "nvidia-cudnn-cu$cuda_major" \
+    "nvidia-cufft-cu$cuda_major" "nvidia-curand-cu$cuda_major" "nvidia-cuda-nvrtc-cu$cuda_major" ||
+    echo "gpu_check: could not install the CUDA $cuda_major libraries; CUDA will be reported unavailable"
+pip install "tensorrt-cu$cuda_major-libs>=10,<11" ||
     echo "gpu_check: could not install TensorRT for CUDA $cuda_major; TensorRT will be reported unavailable"
 export ORT_DYLIB_PATH="$capi/libonnxruntime.so.$ORT_VERSION"
 libs=$(find "$site/nvidia" "$site/tensorrt_libs" -maxdepth 2 -name lib -type d 2>/dev/null | tr '\n' ':')
