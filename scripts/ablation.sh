@@ -20,17 +20,18 @@ cargo build --release --quiet
 BIN=target/release/siamtrack
 
 # name | what it shows | model sidecar (empty: MODEL_SIDECAR) | --set flags on top of the sidecar's
-FULL_CROPS="confident_search_size=0 max_scan_tiles=9 colour_weight=0"
+# What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model.
+BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0"
 COMPONENTS=(
-  "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
-  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
-  "template+model-noupdate|+ target model learned from the first frame only||target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
-  "onepass-template+scale|one search crop, Siamese template, scale filter for the size||target_weight=0 scale_num=1 scale_filter_scales=17 $FULL_CROPS"
-  "onepass-template+model+scale|one search crop, template + target model, scale filter||target_weight=0.5 scale_num=1 scale_filter_scales=17 $FULL_CROPS"
+  "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
+  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
+  "template+model-noupdate|+ target model learned from the first frame only||target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
+  "onepass-template+scale|one search crop, Siamese template, scale filter for the size||target_weight=0 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
+  "onepass-template+model+scale|one search crop, template + target model, scale filter||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
 )
 SPEED=(
-  "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $FULL_CROPS"
-  "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $FULL_CROPS"
+  "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
+  "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
   "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0"
   "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0"
   "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0"

@@ -60,7 +60,8 @@ pub struct Summary {
     /// Mean time of `Tracker::update`, milliseconds.
     pub tracker_ms: f64,
     /// Start-up before the first frame was shown or logged, milliseconds: loading the model, then opening the
-    /// source, reading the first frame and `Tracker::init` (not counted in `seconds`).
+    /// source and the outputs, reading the first frame and `Tracker::init` (not counted in `seconds`; NaN for a
+    /// box drawn by hand, which waits for the user).
     pub model_load_ms: f64,
     pub first_frame_ms: f64,
     pub ending: Ending,

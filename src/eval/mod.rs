@@ -107,12 +107,12 @@ impl Runner {
     }
 }
 
-/// Runs every tracker over `seq`, frames decoded once and shared.
 /// Frames decoded ahead and then tracked by each tracker in turn. Interleaving trackers frame by frame made each
 /// pay for the others' worker threads still spinning on the 2 cores (siamfc's update rate fell by 10-30 % next to
 /// CSRT and MIL); in chunks, each runs as it would alone, on the same decoded frames, in bounded memory.
 const FRAMES_PER_CHUNK: usize = 32;
 
+/// Runs every tracker over `seq`, frames decoded once and shared.
 fn run_sequence(seq: &Sequence, runners: &mut [Runner]) -> Result<()> {
     let init = seq.init_frame().context("no valid ground-truth box")?;
     let init_box = seq.truth[init].expect("init frame has a box");

@@ -212,8 +212,9 @@ impl Tracker {
         ((size.0 + context) * (size.1 + context)).sqrt()
     }
 
-    fn search_side(&self, size: (f64, f64)) -> f64 {
-        self.template_side(size) * self.model.search_size as f64 / self.model.template_size as f64
+    /// Side in frame pixels of the square that becomes a search crop of `crop_size` pixels.
+    fn search_side(&self, size: (f64, f64), crop_size: u32) -> f64 {
+        self.template_side(size) * crop_size as f64 / self.model.template_size as f64
     }
 
     /// Starts tracking the target inside `bbox` (0-based pixels) on `frame` (8-bit BGR).
@@ -257,7 +258,7 @@ impl Tracker {
             colour: None,
         });
         // How the target matches itself, in its own search region: the scale of the confidence.
-        let search_side = self.search_side(size);
+        let search_side = self.search_side(size, self.model.search_size);
         let embedded = self.correlate(
             frame,
             &[(bbox.center(), search_side)],
@@ -461,8 +462,7 @@ impl Tracker {
             true => self.model.confident_search_size(),
             false => self.model.search_size,
         };
-        let search_side =
-            self.template_side(state.size) * crop_size as f64 / self.model.template_size as f64;
+        let search_side = self.search_side(state.size, crop_size);
         let crops: Vec<_> = self
             .locator
             .scale_factors()
@@ -584,7 +584,7 @@ impl Tracker {
         let p = self.model.tracker.clone();
         let target = self.target.as_ref().expect("initialised");
         let state = target.state.clone();
-        let search_side = self.search_side(state.size);
+        let search_side = self.search_side(state.size, self.model.search_size);
         let frame_size = (frame.cols() as f64, frame.rows() as f64);
         let scan = ScanGeometry {
             search_side,
@@ -621,7 +621,10 @@ impl Tracker {
             // back.
             let check = self.correlate(
                 frame,
-                &[(candidate.center, self.search_side(candidate.size))],
+                &[(
+                    candidate.center,
+                    self.search_side(candidate.size, self.model.search_size),
+                )],
                 self.model.search_size,
             )?;
             let centre = (self.model.response_size() as f64 - 1.0) / 2.0;

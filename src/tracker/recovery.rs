@@ -2,9 +2,9 @@
 //! each lost frame until it covers the frame, is tiled with search crops at the target's size times each of
 //! `scan_scales`; at most `max_scan_tiles` crops go through the encoder per frame, taking turns, so a lost frame
 //! costs a bounded amount (the shipped sidecars embed two tiles per lost frame, plus one crop to verify a
-//! candidate: a lost frame costs two to three tracked ones). The template's response scores the tiles; with the target model on,
-//! a candidate must also be the model's own peak, so a look-alike that it has learned to reject does not take the
-//! target back.
+//! candidate: a lost frame costs two to three tracked ones). The template's response scores the tiles; with the
+//! target model on, a candidate must also be the model's own peak, so a look-alike that it has learned to reject
+//! does not take the target back.
 
 use super::siamese::Motion;
 use crate::config::TrackerParams;
