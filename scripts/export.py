@@ -42,7 +42,8 @@ def sample_crops(data_root, n_sequences=6, pairs_per_sequence=4, frame_gap=20):
     """(templates, searches) from train frames, for the parity check: template at frame i, search centred on the
     target at frame i+gap."""
     templates, searches = [], []
-    sequences = load_sequences(data_root)
+    # sequences shorter than the gap have no pair
+    sequences = [seq for seq in load_sequences(data_root) if len(seq.frames) > frame_gap]
     for seq in sequences[:: max(1, len(sequences) // n_sequences)][:n_sequences]:
         starts = np.linspace(0, len(seq.frames) - 1 - frame_gap, pairs_per_sequence).astype(int)
         for i in starts:

@@ -132,6 +132,30 @@ fn tracker_variants_track_within_iou_bound() {
     }
 }
 
+/// A match too weak to trust still moves the box: with `lost_below` above any score every frame is weak, and with
+/// `lost_after` past the clip's end the target is never declared lost, so the box must follow the fused maps while
+/// each row says `uncertain`. A box that waited on weak frames stays where it started (mean IoU 0.25 here).
+#[test]
+fn weak_frames_still_follow_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
+    let rows = track_clip(
+        dir.path(),
+        &video,
+        &truth,
+        &settings(&["uncertain_below=1", "lost_below=1", "lost_after=1000"]),
+    );
+    assert!(
+        rows[1..]
+            .iter()
+            .all(|r| r.state == siamtrack::TrackState::Uncertain),
+        "every frame after the first is weak"
+    );
+    let boxes: Vec<_> = rows.iter().map(|r| r.bbox()).collect();
+    let iou = mean_iou(&boxes, &read_truth(&truth));
+    assert!(iou > MIN_MEAN_IOU, "mean IoU {iou:.3}");
+}
+
 /// The experimental box-head model: the head path (depthwise correlation, head graph, per-axis resize) runs end
 /// to end. Its head is weak (models/README.md), so the bound is only that of following the target at all (a box
 /// left where it started scores 0.04 on this clip); what only the head does is change width and height

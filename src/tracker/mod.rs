@@ -91,7 +91,7 @@ struct Target {
     state: TargetState,
     /// The first frame's response: background level (median) and the target's match with itself (peak).
     reference: (f32, f32),
-    /// Consecutive frames whose match was too weak to move the box.
+    /// Consecutive frames whose match was too weak to trust.
     weak_frames: u32,
     /// Frames since the target was declared lost; 0 while tracking.
     lost_frames: u32,
@@ -428,16 +428,20 @@ impl Tracker {
         let p = &self.model.tracker;
         let target = self.target.as_mut().expect("checked above");
         let found = lost || score as f64 >= p.lost_below;
-        match next.filter(|_| found) {
-            Some(next) => {
+        match next {
+            Some(next) if found => {
                 target.state = next;
                 target.lost_frames = 0;
                 target.weak_frames = 0;
             }
-            // A match too weak to trust moves nothing: the box waits where the target was last seen. A few weak
-            // frames in a row (not one blurred frame) mean the target is gone, and the wide search starts.
             None if lost => target.lost_frames = target.lost_frames.saturating_add(1),
-            None => {
+            // A weak match still moves the box: the fused maps find a target whose look has drifted away from
+            // the template, and a box that waits loses a moving target for good (dev: Football1, Soccer). A few
+            // weak frames in a row (not one blurred frame) mean the target is gone, and the wide search starts.
+            next => {
+                if let Some(next) = next {
+                    target.state = next;
+                }
                 target.weak_frames += 1;
                 if target.weak_frames >= p.lost_after {
                     target.lost_frames = 1;
