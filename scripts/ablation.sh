@@ -20,8 +20,9 @@ cargo build --release --quiet
 BIN=target/release/siamtrack
 
 # name | what it shows | model sidecar (empty: MODEL_SIDECAR) | --set flags on top of the sidecar's
-# What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model.
-BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0"
+# What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model,
+# a square template.
+BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0 template_box_mask=false"
 COMPONENTS=(
   "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
   "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
@@ -32,11 +33,12 @@ COMPONENTS=(
 SPEED=(
   "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
   "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
-  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0"
-  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0"
-  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0"
-  "1crop-int8-191-colour|+ colour model (the shipped default)|models/effnet_lite0_s8_int8.json|"
-  "1crop-int8-159-colour|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
+  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false"
+  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false"
+  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false"
+  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false"
+  "1crop-int8-191-colour-mask|+ template masked to the box (the shipped default)|models/effnet_lite0_s8_int8.json|"
+  "1crop-int8-159-colour-mask|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
 )
 case "${GROUP:-components}" in
     components) VARIANTS=("${COMPONENTS[@]}") ;;

@@ -77,6 +77,10 @@ pub struct TrackerParams {
     /// When > 0, correlate only the central k x k cells of the template features.
     #[serde(default)]
     pub template_crop: usize,
+    /// Weight each template cell by how much of it the first box covers, so that the background beside a thin or
+    /// flat target (inside the square template window) does not take part in the match.
+    #[serde(default)]
+    pub template_box_mask: bool,
     /// The box never shrinks below / grows beyond these multiples of its initial size.
     #[serde(default = "default_min_size_ratio")]
     pub min_size_ratio: f64,

@@ -238,9 +238,17 @@ impl Tracker {
         let features = self.encoder.embed(&to_tensor(&[crop], &self.model)?)?;
         let k = self.model.template_window();
         let start = (self.model.template_feature_size - k) / 2;
-        let template = features
+        let mut template = features
             .slice(s![0, .., start..start + k, start..start + k])
             .to_owned();
+        if self.model.tracker.template_box_mask {
+            let cells_per_pixel =
+                self.model.template_feature_size as f64 / self.template_side(size);
+            mask_to_box(
+                &mut template,
+                (size.0 * cells_per_pixel, size.1 * cells_per_pixel),
+            );
+        }
         self.target = Some(Target {
             state: TargetState {
                 center: bbox.center(),
@@ -695,6 +703,24 @@ impl Tracker {
     }
 }
 
+/// Scales each cell of a centred template window [channels, k, k] by the share of it that a centred box of
+/// `cells` (width, height, in cells) covers.
+fn mask_to_box(template: &mut Array3<f32>, cells: (f64, f64)) {
+    let k = template.shape()[1];
+    let coverage = |index: usize, extent: f64| {
+        let low = index as f64 - k as f64 / 2.0;
+        ((low + 1.0).min(extent / 2.0) - low.max(-extent / 2.0)).clamp(0.0, 1.0) as f32
+    };
+    for row in 0..k {
+        for col in 0..k {
+            let weight = coverage(row, cells.1) * coverage(col, cells.0);
+            template
+                .slice_mut(s![.., row, col])
+                .mapv_inplace(|v| v * weight);
+        }
+    }
+}
+
 /// A fused response value as a confidence in 0..1 (see [`Track::score`]).
 fn confidence(fused: f32) -> f32 {
     fused.clamp(0.0, 1.0)
@@ -738,6 +764,22 @@ mod tests {
 
     fn model() -> ModelConfig {
         ModelConfig::from_json(SIDECAR).unwrap()
+    }
+
+    #[test]
+    fn box_mask_keeps_the_cells_a_thin_box_covers() {
+        // A box 3 cells wide and 20 tall in an 8x8 window: the two central columns whole, a half of each
+        // neighbour, nothing beyond; every row (the box is taller than the window).
+        let mut template = Array3::<f32>::ones((2, 8, 8));
+        mask_to_box(&mut template, (3.0, 20.0));
+        let expected = [0.0, 0.0, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0];
+        for ((_, row, col), &v) in template.indexed_iter() {
+            assert_eq!(v, expected[col], "cell ({row}, {col})");
+        }
+        // A box that fills the window changes nothing.
+        let mut full = Array3::<f32>::ones((1, 8, 8));
+        mask_to_box(&mut full, (8.0, 8.0));
+        assert!(full.iter().all(|&v| v == 1.0));
     }
 
     #[test]
