@@ -522,9 +522,10 @@ impl Tracker {
         }
         let next = motion.map(|m| state.moved(&m, frame_size, p));
         // The confidence is the template's (the anchor's, whose thresholds docs/confidence.md studies) at the
-        // chosen place. A frame teaches the online parts only when that is high and the target model's own peak
-        // agrees with the place: a template pulled to a distractor and a model drifting to the background
-        // rarely agree on one.
+        // chosen place. A frame teaches the target and colour models only when that is high and the target
+        // model's own peak agrees with the place: a template pulled to a distractor and a model drifting to the
+        // background rarely agree on one. The scale filter learns on every frame that is not weak, as in DSST:
+        // it must keep up with a deforming target, and what it can get wrong is the size, not the place.
         let score = motion.map_or(0.0, |m| {
             confidence(bilinear(
                 responses.siamese[m.map].view(),
@@ -532,18 +533,16 @@ impl Tracker {
                 m.cell.1,
             ))
         });
+        let weak = (score as f64) < p.lost_below;
         if let (Some(m), Some(next)) = (motion, &next) {
             if score as f64 >= p.uncertain_below
                 && responses.model_agrees(m.map, m.cell, p.target_agreement)
             {
-                self.learn(
-                    frame,
-                    &embedded,
-                    &responses,
-                    &m,
-                    next,
-                    (search_side, crop_size),
-                )?;
+                self.learn(&embedded, &responses, &m, next, (search_side, crop_size))?;
+            }
+            let target = self.target.as_mut().expect("initialised");
+            if let (false, Some(filter)) = (weak, target.scale_filter.as_mut()) {
+                filter.update(frame, next.center, next.size)?;
             }
         }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
@@ -551,11 +550,9 @@ impl Tracker {
     }
 
     /// Learns from a confident frame: the chosen crop (of the nominal side in frame pixels, and in pixels) joins
-    /// the target model's support set, labelled where the target was found, and the scale filter takes in the
-    /// new box.
+    /// the target model's support set, labelled where the target was found, and the colour model's histograms.
     fn learn(
         &mut self,
-        frame: &Mat,
         embedded: &Embedded,
         responses: &Responses,
         motion: &Motion,
@@ -571,9 +568,6 @@ impl Tracker {
             (target.model.as_mut(), responses.spectra.get(motion.map))
         {
             model.update(spectrum, centre, size);
-        }
-        if let Some(filter) = target.scale_filter.as_mut() {
-            filter.update(frame, next.center, next.size)?;
         }
         if let Some(colour) = target.colour.as_mut() {
             let scale = crop_size as f64 / crop_side;
