@@ -131,15 +131,15 @@ pub struct TrackerParams {
     #[serde(default = "default_target_first_weight")]
     pub target_first_weight: f64,
     /// Cells between the target model's own peak and the chosen place within which the two agree. A frame teaches
-    /// the target model and the scale filter only when it is `tracking` (confidence >= `uncertain_below`) and the
-    /// two agree; a re-detected candidate needs their agreement too.
+    /// the target model only when it is `tracking` (confidence >= `uncertain_below`) and the two agree; a
+    /// re-detected candidate needs their agreement too.
     #[serde(default = "default_target_agreement")]
     pub target_agreement: f64,
     /// Weight of the colour model's response (the mean target probability of its colours over a box-sized
     /// window) in the fused map; 0: no colour model.
     #[serde(default)]
     pub colour_weight: f64,
-    /// Weight of each confident frame in the colour model's histograms.
+    /// Weight of each frame that is not weak in the colour model's histograms.
     #[serde(default = "default_colour_learning_rate")]
     pub colour_learning_rate: f64,
     /// Side in pixels of the search crop while the target is held with confidence (the last frame `tracking`);
@@ -154,7 +154,7 @@ pub struct TrackerParams {
     /// Ratio between neighbouring scales of the filter's ladder.
     #[serde(default = "default_scale_filter_step")]
     pub scale_filter_step: f64,
-    /// Weight of each confident frame in the scale filter.
+    /// Weight of each frame that is not weak in the scale filter.
     #[serde(default = "default_scale_filter_learning_rate")]
     pub scale_filter_learning_rate: f64,
     /// Pixels of each resized patch of the scale filter.

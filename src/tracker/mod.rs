@@ -522,10 +522,7 @@ impl Tracker {
         }
         let next = motion.map(|m| state.moved(&m, frame_size, p));
         // The confidence is the template's (the anchor's, whose thresholds docs/confidence.md studies) at the
-        // chosen place. A frame teaches the target and colour models only when that is high and the target
-        // model's own peak agrees with the place: a template pulled to a distractor and a model drifting to the
-        // background rarely agree on one. The scale filter learns on every frame that is not weak, as in DSST:
-        // it must keep up with a deforming target, and what it can get wrong is the size, not the place.
+        // chosen place.
         let score = motion.map_or(0.0, |m| {
             confidence(bilinear(
                 responses.siamese[m.map].view(),
@@ -533,30 +530,36 @@ impl Tracker {
                 m.cell.1,
             ))
         });
-        let weak = (score as f64) < p.lost_below;
         if let (Some(m), Some(next)) = (motion, &next) {
-            if score as f64 >= p.uncertain_below
-                && responses.model_agrees(m.map, m.cell, p.target_agreement)
-            {
-                self.learn(&embedded, &responses, &m, next, (search_side, crop_size))?;
-            }
-            let target = self.target.as_mut().expect("initialised");
-            if let (false, Some(filter)) = (weak, target.scale_filter.as_mut()) {
-                filter.update(frame, next.center, next.size)?;
+            if score as f64 >= p.lost_below {
+                let confident = score as f64 >= p.uncertain_below
+                    && responses.model_agrees(m.map, m.cell, p.target_agreement);
+                self.learn(
+                    frame,
+                    &embedded,
+                    &responses,
+                    (&m, next, confident),
+                    (search_side, crop_size),
+                )?;
             }
         }
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
         Ok((next, score))
     }
 
-    /// Learns from a confident frame: the chosen crop (of the nominal side in frame pixels, and in pixels) joins
-    /// the target model's support set, labelled where the target was found, and the colour model's histograms.
+    /// Learns from a frame that is not weak, where `next` was found by `motion` in the chosen crop (of the nominal
+    /// side in frame pixels, and in pixels). The scale filter and the colour model take in every such frame, as in
+    /// DSST and Staple: they must keep up with a target that changes its shape and its surroundings, and what they
+    /// can get wrong is the size and a blended map, not the place. The target model's support set takes the crop
+    /// only when `confident` (the template's score high and the model's own peak at the place): a template pulled
+    /// to a distractor and a model drifting to the background rarely agree on one, and a sample taught at the
+    /// wrong place moves the box itself.
     fn learn(
         &mut self,
+        frame: &Mat,
         embedded: &Embedded,
         responses: &Responses,
-        motion: &Motion,
-        next: &TargetState,
+        (motion, next, confident): (&Motion, &TargetState, bool),
         (search_side, crop_size): (f64, u32),
     ) -> Result<()> {
         let crop_side = search_side * self.locator.scale_factors()[motion.map];
@@ -564,10 +567,15 @@ impl Tracker {
         let centre = (motion.cell.0 + offset, motion.cell.1 + offset);
         let size = self.size_in_cells(next.size, crop_side, crop_size);
         let target = self.target.as_mut().expect("initialised");
-        if let (Some(model), Some(spectrum)) =
-            (target.model.as_mut(), responses.spectra.get(motion.map))
-        {
+        if let (true, Some(model), Some(spectrum)) = (
+            confident,
+            target.model.as_mut(),
+            responses.spectra.get(motion.map),
+        ) {
             model.update(spectrum, centre, size);
+        }
+        if let Some(filter) = target.scale_filter.as_mut() {
+            filter.update(frame, next.center, next.size)?;
         }
         if let Some(colour) = target.colour.as_mut() {
             let scale = crop_size as f64 / crop_side;
