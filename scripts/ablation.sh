@@ -4,8 +4,9 @@
 # script), then a markdown table of mean success AUC, precision @20 px, ms per update and update rate relative to
 # CSRT to stdout and to OUT_DIR/table.md. The first variant also runs CSRT on the same frames, for the per-sequence
 # table and the rate ratios.
-# Two groups of variants: GROUP=components (default), the target model and the scale filter each on and off on the
-# float encoder; GROUP=speed, the steps from the three-crop tracker to the shipped one.
+# Three groups of variants: GROUP=components (default), the target model and the scale filter each on and off on
+# the float encoder (as first built); GROUP=speed, the steps from the three-crop tracker to the shipped one;
+# GROUP=shipped, each part of the shipped tracker switched off in turn.
 # Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR] [OUT_DIR]; ONLY="name name..." runs only those variants;
 # MODEL_SIDECAR (default models/effnet_lite0_s8.json, the float twin of the default) is used where a variant
 # names none.
@@ -40,10 +41,23 @@ SPEED=(
   "1crop-int8-191-colour-mask|+ template masked to the box (the shipped default)|models/effnet_lite0_s8_int8.json|"
   "1crop-int8-159-colour-mask|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
 )
+# Each part of the shipped tracker switched off in turn, on the shipped int8 encoder.
+INT8=models/effnet_lite0_s8_int8.json
+SHIPPED=(
+  "shipped|the shipped default: all parts on|$INT8|"
+  "square-template|template not masked to the first box|$INT8|template_box_mask=false"
+  "no-target-model|no online target model|$INT8|target_weight=0"
+  "no-colour-model|no colour model|$INT8|colour_weight=0"
+  "no-scale-filter|no scale filter (the box keeps its first size)|$INT8|scale_filter_scales=0"
+  "no-recovery|never declared lost, so no re-detection|$INT8|lost_after=1000000"
+  "full-crop|255 px search crop on every frame|$INT8|confident_search_size=0"
+  "three-crops|the three-crop template tracker of before (the speed issue's first row), int8|$INT8|target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
+)
 case "${GROUP:-components}" in
     components) VARIANTS=("${COMPONENTS[@]}") ;;
     speed) VARIANTS=("${SPEED[@]}") ;;
-    *) echo "GROUP must be components or speed" >&2; exit 1 ;;
+    shipped) VARIANTS=("${SHIPPED[@]}") ;;
+    *) echo "GROUP must be components, speed or shipped" >&2; exit 1 ;;
 esac
 
 if [ -n "${ONLY:-}" ]; then

@@ -443,11 +443,14 @@ impl Tracker {
                 target.weak_frames = 0;
             }
             None if lost => target.lost_frames = target.lost_frames.saturating_add(1),
-            // A weak match still moves the box: the fused maps find a target whose look has drifted away from
-            // the template, and a box that waits loses a moving target for good (dev: Football1, Soccer). A few
-            // weak frames in a row (not one blurred frame) mean the target is gone, and the wide search starts.
+            // A weak match still moves the box when the target or colour model shares the fused map: they find a
+            // target whose look has drifted away from the template, and a box that waits loses a moving target
+            // for good (dev: Football1, Soccer). The template alone, when weak, is wrong more often than not
+            // (dev: Surfing06, Couple), so then the box waits. A few weak frames in a row (not one blurred frame)
+            // mean the target is gone, and the wide search starts.
             next => {
-                if let Some(next) = next {
+                let fused = target.model.is_some() || target.colour.is_some();
+                if let (Some(next), true) = (next, fused) {
                     target.state = next;
                 }
                 target.weak_frames += 1;
