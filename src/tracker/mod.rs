@@ -173,6 +173,20 @@ impl TargetState {
     fn bbox(&self) -> BBox {
         BBox::from_center(self.center.0, self.center.1, self.size.0, self.size.1)
     }
+
+    /// This box in the pixels of a square crop of `crop_side` frame pixels centred at `crop_centre` and resized to
+    /// `crop_size` pixels.
+    fn in_crop(&self, crop_centre: (f64, f64), crop_side: f64, crop_size: u32) -> CropBox {
+        let scale = crop_size as f64 / crop_side;
+        let middle = (crop_size as f64 - 1.0) / 2.0;
+        CropBox {
+            centre: (
+                middle + (self.center.0 - crop_centre.0) * scale,
+                middle + (self.center.1 - crop_centre.1) * scale,
+            ),
+            size: (self.size.0 * scale, self.size.1 * scale),
+        }
+    }
 }
 
 impl Tracker {
@@ -308,23 +322,17 @@ impl Tracker {
                 size,
             )?),
         };
+        let target = self.target.as_mut().expect("set above");
         let colour = match p.colour_weight > 0.0 {
-            true => {
-                let scale = self.model.search_size as f64 / search_side;
-                let centre = (self.model.search_size as f64 - 1.0) / 2.0;
-                let target = CropBox {
-                    centre: (centre, centre),
-                    size: (size.0 * scale, size.1 * scale),
-                };
-                Some(ColourModel::new(
-                    &embedded.crops[0],
-                    target,
-                    p.colour_learning_rate,
-                )?)
-            }
+            true => Some(ColourModel::new(
+                &embedded.crops[0],
+                target
+                    .state
+                    .in_crop(bbox.center(), search_side, self.model.search_size),
+                p.colour_learning_rate,
+            )?),
             false => None,
         };
-        let target = self.target.as_mut().expect("set above");
         target.reference = (floor, peak);
         target.model = model;
         target.scale_filter = scale_filter;
@@ -582,15 +590,7 @@ impl Tracker {
             filter.update(frame, next.center, next.size)?;
         }
         if let Some(colour) = target.colour.as_mut() {
-            let scale = crop_size as f64 / crop_side;
-            let centre = (crop_size as f64 - 1.0) / 2.0;
-            let found = CropBox {
-                centre: (
-                    centre + (next.center.0 - target.state.center.0) * scale,
-                    centre + (next.center.1 - target.state.center.1) * scale,
-                ),
-                size: (next.size.0 * scale, next.size.1 * scale),
-            };
+            let found = next.in_crop(target.state.center, crop_side, crop_size);
             colour.update(&embedded.crops[motion.map], found)?;
         }
         Ok(())

@@ -317,14 +317,19 @@ mod tests {
 
     const TARGET: &[f32] = &[1.0, 0.2, 0.8, 0.5];
 
-    #[test]
-    fn finds_a_shifted_target_where_it_moved() {
-        let model = TargetModel::new(
+    /// A model learned from a crop with the target alone at its centre.
+    fn centred_target_model() -> TargetModel {
+        TargetModel::new(
             PARAMS,
             scene(&[((16, 16), TARGET)], 1).view(),
             (15.5, 15.5),
             (6.0, 6.0),
-        );
+        )
+    }
+
+    #[test]
+    fn finds_a_shifted_target_where_it_moved() {
+        let model = centred_target_model();
         let moved = scene(&[((19, 13), TARGET)], 2);
         let (row, col, peak) = argmax(&model.respond(&model.spectrum(moved.view())));
         assert!(
@@ -339,12 +344,7 @@ mod tests {
 
     #[test]
     fn finds_the_target_in_a_smaller_crop_centred_on_its_grid() {
-        let model = TargetModel::new(
-            PARAMS,
-            scene(&[((16, 16), TARGET)], 1).view(),
-            (15.5, 15.5),
-            (6.0, 6.0),
-        );
+        let model = centred_target_model();
         // The central 24x24 cells of a crop where the target moved 2 down, 3 right: in the smaller crop it sits
         // at (18, 19) - 4.
         let moved = scene(&[((18, 19), TARGET)], 2);
