@@ -22,8 +22,8 @@ BIN=target/release/siamtrack
 
 # name | what it shows | model sidecar (empty: MODEL_SIDECAR) | --set flags on top of the sidecar's
 # What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model,
-# a square template.
-BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0 template_box_mask=false"
+# a square template, no scale vote.
+BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0 template_box_mask=false scale_vote=false"
 COMPONENTS=(
   "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
   "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
@@ -34,12 +34,13 @@ COMPONENTS=(
 SPEED=(
   "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
   "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
-  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false"
-  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false"
-  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false"
-  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false"
-  "1crop-int8-191-colour-mask|+ template masked to the box (the shipped default)|models/effnet_lite0_s8_int8.json|"
-  "1crop-int8-159-colour-mask|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
+  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false scale_vote=false"
+  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false scale_vote=false"
+  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false scale_vote=false"
+  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false scale_vote=false"
+  "1crop-int8-191-colour-mask|+ template masked to the box|models/effnet_lite0_s8_int8.json|scale_vote=false"
+  "1crop-int8-191-colour-mask-vote|+ scale vote of templates at three scales (the shipped default)|models/effnet_lite0_s8_int8.json|"
+  "1crop-int8-159-colour-mask-vote|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
 )
 # Each part of the shipped tracker switched off in turn, on the shipped int8 encoder.
 INT8=models/effnet_lite0_s8_int8.json
@@ -48,7 +49,9 @@ SHIPPED=(
   "square-template|template not masked to the first box|$INT8|template_box_mask=false"
   "no-target-model|no online target model|$INT8|target_weight=0"
   "no-colour-model|no colour model|$INT8|colour_weight=0"
-  "no-scale-filter|no scale filter (the box keeps its first size)|$INT8|scale_filter_scales=0"
+  "no-scale-vote|no scale vote of templates at three scales|$INT8|scale_vote=false"
+  "no-scale-filter|no scale filter (the size from the scale vote alone)|$INT8|scale_filter_scales=0"
+  "no-sizing|neither scale vote nor scale filter (the box keeps its first size)|$INT8|scale_vote=false scale_filter_scales=0"
   "no-recovery|never declared lost, so no re-detection|$INT8|lost_after=1000000"
   "full-crop|255 px search crop on every frame|$INT8|confident_search_size=0"
   "three-crops|the three-crop template tracker of before (the speed issue's first row), int8|$INT8|target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"

@@ -81,6 +81,12 @@ pub struct TrackerParams {
     /// flat target (inside the square template window) does not take part in the match.
     #[serde(default)]
     pub template_box_mask: bool,
+    /// With one search crop (`scale_num` 1; several crops choose the scale themselves): templates of the target
+    /// shrunk and grown by `scale_step` vote on its size at the located place, on frames where the template is
+    /// confident (`uncertain_below`); the vote is damped by `scale_lr` and penalised by `scale_penalty` as SiamFC's
+    /// scale search is, and the scale filter then refines the size.
+    #[serde(default)]
+    pub scale_vote: bool,
     /// The box never shrinks below / grows beyond these multiples of its initial size.
     #[serde(default = "default_min_size_ratio")]
     pub min_size_ratio: f64,

@@ -13,7 +13,7 @@ mod target_model;
 use colour::{ColourModel, CropBox};
 use recovery::ScanGeometry;
 pub use scale::{ScaleFilter, ScaleParams};
-pub use siamese::{Motion, PeakLocator};
+pub use siamese::{Motion, PeakLocator, ScaleVote};
 pub use target_model::{Spectrum, TargetModel, TargetModelParams};
 
 use crate::bbox::BBox;
@@ -102,6 +102,8 @@ struct Target {
     scan_cursor: usize,
     /// Template features, already cut to the correlation window.
     template: Array3<f32>,
+    /// Votes on the size from templates at three scales; `None` when the sidecar asks for none.
+    scale_vote: Option<ScaleVote>,
     /// The discriminative model learned online; `None` when its weight is 0.
     model: Option<TargetModel>,
     /// Sizes the box after the search placed it; `None` when the sidecar asks for none.
@@ -232,6 +234,47 @@ impl Tracker {
         self.template_side(size) * crop_size as f64 / self.model.template_size as f64
     }
 
+    /// Template features of the target in `bbox` on `frame`, as if it had grown by each of `growths`: each crop is
+    /// cut around the box with context and resized to the template size, and its features are cut to the
+    /// correlation window (and masked to the box when the sidecar asks).
+    fn templates(&mut self, frame: &Mat, bbox: BBox, growths: &[f64]) -> Result<Vec<Array3<f32>>> {
+        let size = (bbox.w, bbox.h);
+        let side = self.template_side(size);
+        let pad = mean_colour(frame)?;
+        let crops = growths
+            .iter()
+            .map(|g| {
+                crop_square(
+                    frame,
+                    bbox.center(),
+                    side / g,
+                    self.model.template_size as i32,
+                    pad,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let features = self.encoder.embed(&to_tensor(&crops, &self.model)?)?;
+        let k = self.model.template_window();
+        let start = (self.model.template_feature_size - k) / 2;
+        Ok(growths
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let mut template = features
+                    .slice(s![i, .., start..start + k, start..start + k])
+                    .to_owned();
+                if self.model.tracker.template_box_mask {
+                    let cells_per_pixel = self.model.template_feature_size as f64 * g / side;
+                    mask_to_box(
+                        &mut template,
+                        (size.0 * cells_per_pixel, size.1 * cells_per_pixel),
+                    );
+                }
+                template
+            })
+            .collect())
+    }
+
     /// Starts tracking the target inside `bbox` (0-based pixels) on `frame` (8-bit BGR).
     pub fn init(&mut self, frame: &Mat, bbox: BBox) -> Result<()> {
         check_frame(frame)?;
@@ -243,27 +286,22 @@ impl Tracker {
             bail!("initial box {bbox:?} lies outside the {width}x{height} frame");
         }
         let size = (bbox.w, bbox.h);
-        let crop = crop_square(
-            frame,
-            bbox.center(),
-            self.template_side(size),
-            self.model.template_size as i32,
-            mean_colour(frame)?,
-        )?;
-        let features = self.encoder.embed(&to_tensor(&[crop], &self.model)?)?;
-        let k = self.model.template_window();
-        let start = (self.model.template_feature_size - k) / 2;
-        let mut template = features
-            .slice(s![0, .., start..start + k, start..start + k])
-            .to_owned();
-        if self.model.tracker.template_box_mask {
-            let cells_per_pixel =
-                self.model.template_feature_size as f64 / self.template_side(size);
-            mask_to_box(
-                &mut template,
-                (size.0 * cells_per_pixel, size.1 * cells_per_pixel),
-            );
-        }
+        let template = self.templates(frame, bbox, &[1.0])?.remove(0);
+        let p = &self.model.tracker;
+        let scale_vote = match p.scale_vote && p.scale_num == 1 {
+            true => {
+                let (step, penalty) = (p.scale_step, p.scale_penalty);
+                let [shrunk, grown] =
+                    <[_; 2]>::try_from(self.templates(frame, bbox, &[1.0 / step, step])?)
+                        .map_err(|_| anyhow::anyhow!("expected two templates"))?;
+                Some(ScaleVote::new(
+                    [shrunk, template.clone(), grown],
+                    step,
+                    penalty,
+                ))
+            }
+            false => None,
+        };
         self.target = Some(Target {
             state: TargetState {
                 center: bbox.center(),
@@ -276,6 +314,7 @@ impl Tracker {
             confident: false,
             scan_cursor: 0,
             template,
+            scale_vote,
             model: None,
             scale_filter: None,
             colour: None,
@@ -524,15 +563,6 @@ impl Tracker {
         }
         let frame_size = (frame.cols() as f64, frame.rows() as f64);
         let p = &self.model.tracker;
-        if let (Some(m), Some(filter)) = (
-            motion.as_mut(),
-            &self.target.as_ref().expect("initialised").scale_filter,
-        ) {
-            let placed = (state.center.0 + m.dx, state.center.1 + m.dy);
-            let factor = filter.estimate(frame, placed, state.size)?;
-            m.scale = (m.scale.0 * factor, m.scale.1 * factor);
-        }
-        let next = motion.map(|m| state.moved(&m, frame_size, p));
         // The confidence is the template's (the anchor's, whose thresholds docs/confidence.md studies) at the
         // chosen place.
         let score = motion.map_or(0.0, |m| {
@@ -542,6 +572,20 @@ impl Tracker {
                 m.cell.1,
             ))
         });
+        let target = self.target.as_ref().expect("initialised");
+        if let Some(m) = motion.as_mut() {
+            if let (Some(vote), true) = (&target.scale_vote, score as f64 >= p.uncertain_below) {
+                let growth = vote.vote(embedded.features.slice(s![m.map, .., .., ..]), m.cell);
+                let damped = 1.0 - p.scale_lr + p.scale_lr * growth;
+                m.scale = (m.scale.0 * damped, m.scale.1 * damped);
+            }
+            if let Some(filter) = &target.scale_filter {
+                let placed = (state.center.0 + m.dx, state.center.1 + m.dy);
+                let factor = filter.estimate(frame, placed, state.size)?;
+                m.scale = (m.scale.0 * factor, m.scale.1 * factor);
+            }
+        }
+        let next = motion.map(|m| state.moved(&m, frame_size, p));
         if let (Some(m), Some(next)) = (motion, &next) {
             if score as f64 >= p.lost_below {
                 let confident = score as f64 >= p.uncertain_below
