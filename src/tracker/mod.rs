@@ -1,8 +1,8 @@
 //! The tracker: embed the target once (its template cells weighted by how much of them the first box covers),
 //! then each frame correlate it over the search crop (the Siamese response, the anchor that cannot drift), fuse
 //! that with the responses of an online target model learned on the same features and of a colour model, move the
-//! box to the peak of the fused response and size it with the scale filter (or, with several scaled search crops,
-//! by the best-matching scale).
+//! box to the peak of the fused response and size it: on confident frames the template at three scales votes, and
+//! the scale filter refines (or, with several scaled search crops, the best-matching crop's scale decides).
 
 mod colour;
 mod recovery;

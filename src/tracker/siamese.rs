@@ -1,6 +1,7 @@
 //! The Siamese response: where the first frame's template matches each search crop best. It is the tracker's
 //! anchor: it never learns, so it cannot drift. The peak locator turns per-scale maps into a box motion (SiamFC's
-//! scale choice, cosine window and sub-cell peak).
+//! scale choice, cosine window and sub-cell peak); with one search crop, the scale vote asks templates at three
+//! scales instead.
 
 use crate::config::{ModelConfig, TrackerParams};
 use anyhow::{ensure, Result};
