@@ -39,8 +39,9 @@ SPEED=(
   "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false scale_vote=false"
   "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false scale_vote=false"
   "1crop-int8-191-colour-mask|+ template masked to the box|models/effnet_lite0_s8_int8.json|scale_vote=false"
-  "1crop-int8-191-colour-mask-vote|+ scale vote of templates at three scales (the shipped default)|models/effnet_lite0_s8_int8.json|"
-  "1crop-int8-159-colour-mask-vote|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
+  "1crop-int8-191-colour-mask-vote3|+ scale vote of templates at three scales|models/effnet_lite0_s8_int8.json|scale_vote_steps=1"
+  "1crop-int8-191-colour-mask-vote5|+ five scales (the shipped default)|models/effnet_lite0_s8_int8.json|"
+  "1crop-int8-159-colour-mask-vote5|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
 )
 # Each part of the shipped tracker switched off in turn, on the shipped int8 encoder.
 INT8=models/effnet_lite0_s8_int8.json
@@ -49,7 +50,8 @@ SHIPPED=(
   "square-template|template not masked to the first box|$INT8|template_box_mask=false"
   "no-target-model|no online target model|$INT8|target_weight=0"
   "no-colour-model|no colour model|$INT8|colour_weight=0"
-  "no-scale-vote|no scale vote of templates at three scales|$INT8|scale_vote=false"
+  "no-scale-vote|no scale vote of templates at five scales|$INT8|scale_vote=false"
+  "vote-3-scales|the scale vote at three scales (SiamFC-3s) instead of five|$INT8|scale_vote_steps=1"
   "no-scale-filter|no scale filter (the size from the scale vote alone)|$INT8|scale_filter_scales=0"
   "no-sizing|neither scale vote nor scale filter (the box keeps its first size)|$INT8|scale_vote=false scale_filter_scales=0"
   "no-recovery|never declared lost, so no re-detection|$INT8|lost_after=1000000"

@@ -82,11 +82,14 @@ pub struct TrackerParams {
     #[serde(default)]
     pub template_box_mask: bool,
     /// With one search crop (`scale_num` 1; several crops choose the scale themselves): templates of the target
-    /// shrunk and grown by `scale_step` vote on its size at the located place, on frames where the template is
-    /// confident (`uncertain_below`); the vote is damped by `scale_lr` and penalised by `scale_penalty` as SiamFC's
-    /// scale search is, and the scale filter then refines the size.
+    /// shrunk and grown by powers of `scale_step` vote on its size at the located place, on frames where the
+    /// template is confident (`uncertain_below`); the vote is damped by `scale_lr` and penalised by
+    /// `scale_penalty` as SiamFC's scale search is, and the scale filter then refines the size.
     #[serde(default)]
     pub scale_vote: bool,
+    /// Steps of `scale_step` each way in the scale vote: 1 gives SiamFC-3s's three scales, 2 SiamFC's five.
+    #[serde(default = "default_scale_vote_steps")]
+    pub scale_vote_steps: u32,
     /// The box never shrinks below / grows beyond these multiples of its initial size.
     #[serde(default = "default_min_size_ratio")]
     pub min_size_ratio: f64,
@@ -218,6 +221,9 @@ fn default_target_learning_rate() -> f64 {
 }
 fn default_target_first_weight() -> f64 {
     0.5
+}
+fn default_scale_vote_steps() -> u32 {
+    1
 }
 fn default_target_agreement() -> f64 {
     1.5
@@ -428,6 +434,9 @@ impl ModelConfig {
             && (1..=64).contains(&t.target_memory);
         if !target_ok {
             bail!("tracker: target_weight, colour_weight, colour_learning_rate, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_agreement >= 0, target_memory in 1..64");
+        }
+        if !(1..=4).contains(&t.scale_vote_steps) {
+            bail!("tracker: scale_vote_steps must be in 1..4");
         }
         if t.scale_filter_scales > 65
             || t.scale_filter_step < 1.0

@@ -291,14 +291,14 @@ impl Tracker {
         let scale_vote = match p.scale_vote && p.scale_num == 1 {
             true => {
                 let (step, penalty) = (p.scale_step, p.scale_penalty);
-                let [shrunk, grown] =
-                    <[_; 2]>::try_from(self.templates(frame, bbox, &[1.0 / step, step])?)
-                        .map_err(|_| anyhow::anyhow!("expected two templates"))?;
-                Some(ScaleVote::new(
-                    [shrunk, template.clone(), grown],
-                    step,
-                    penalty,
-                ))
+                let steps = p.scale_vote_steps as i32;
+                let mut growths: Vec<f64> = (1..=steps)
+                    .flat_map(|k| [step.powi(-k), step.powi(k)])
+                    .collect();
+                let mut templates = vec![template.clone()];
+                templates.extend(self.templates(frame, bbox, &growths)?);
+                growths.insert(0, 1.0);
+                Some(ScaleVote::new(templates, growths, penalty))
             }
             false => None,
         };

@@ -207,13 +207,13 @@ impl PeakLocator {
     }
 }
 
-/// The first frame's template at SiamFC's three scales, voting on the target's size from the one search crop.
-/// Matching templates of the target shrunk and grown by `scale_step` at the located place is the dual of SiamFC's
-/// three search crops, at the cost of a few dot products instead of two encoder passes. Like the template it never
-/// learns, so it anchors a scale filter that can drift.
+/// The first frame's template at SiamFC's scales, voting on the target's size from the one search crop. Matching
+/// templates of the target shrunk and grown by powers of `scale_step` at the located place is the dual of SiamFC's
+/// scaled search crops, at the cost of a few dot products instead of more encoder passes. Like the template it
+/// never learns, so it anchors a scale filter that can drift.
 pub struct ScaleVote {
-    /// How much the target has grown, for each template: 1 / scale_step, 1, scale_step.
-    growths: [f64; 3],
+    /// How much the target has grown, for each template; the first is 1.
+    growths: Vec<f64>,
     /// Unit-norm templates, so that their matches at one place compare.
     templates: Vec<Array3<f32>>,
     /// Multiplies the match of a shrunk or grown template (SiamFC's scale penalty).
@@ -221,11 +221,11 @@ pub struct ScaleVote {
 }
 
 impl ScaleVote {
-    /// `templates` of the target shrunk by `step`, as first seen and grown by `step`, each cut to the correlation
-    /// window.
-    pub fn new(templates: [Array3<f32>; 3], step: f64, penalty: f64) -> Self {
+    /// `templates[k]`, cut to the correlation window, shows the target grown by `growths[k]`; the first shows it as
+    /// first seen (growth 1), and only the others' matches are penalised.
+    pub fn new(templates: Vec<Array3<f32>>, growths: Vec<f64>, penalty: f64) -> Self {
         Self {
-            growths: [1.0 / step, 1.0, step],
+            growths,
             templates: templates
                 .into_iter()
                 .map(|t| {
@@ -241,7 +241,7 @@ impl ScaleVote {
     /// column on the response grid).
     pub fn vote(&self, search: ArrayView3<f32>, cell: (f64, f64)) -> f64 {
         let (_, rows, cols) = search.dim();
-        let k = self.templates[1].dim().1;
+        let k = self.templates[0].dim().1;
         let (row, col) = (cell.0.round() as i64, cell.1.round() as i64);
         let within = |i: i64, extent: usize| i >= 0 && i as usize + k <= extent;
         let matches: Vec<f32> = self
@@ -265,7 +265,7 @@ impl ScaleVote {
                     }
                 }
                 match index {
-                    1 => best,
+                    0 => best,
                     _ => best - (1.0 - self.penalty) * best.abs(),
                 }
             })
@@ -273,9 +273,9 @@ impl ScaleVote {
         if !matches.iter().all(|v| v.is_finite()) {
             return 1.0;
         }
-        let best = (0..3)
+        let best = (0..matches.len())
             .max_by(|&a, &b| matches[a].total_cmp(&matches[b]))
-            .unwrap_or(1);
+            .unwrap_or(0);
         self.growths[best]
     }
 }
@@ -341,24 +341,28 @@ mod tests {
         );
     }
 
-    /// Three random templates [3, 3, 3] with unit norm, template k only on channel k (so that they are orthogonal),
-    /// and a search map [3, 12, 12] of weak noise with `paste` added with its top-left cell at (5, 6).
+    const GROWTHS: [f64; 5] = [1.0, 1.0 / 1.05, 1.05, 1.0 / 1.1025, 1.1025];
+
+    /// Five random templates [5, 3, 3] with unit norm, template k only on channel k (so that they are orthogonal),
+    /// and a search map [5, 12, 12] of weak noise with `paste` added with its top-left cell at (5, 6).
     fn templates_and_search(
-        paste: impl Fn(&[Array3<f32>; 3]) -> Array3<f32>,
-    ) -> ([Array3<f32>; 3], Array3<f32>) {
+        paste: impl Fn(&[Array3<f32>]) -> Array3<f32>,
+    ) -> (Vec<Array3<f32>>, Array3<f32>) {
         let mut seed = 7u32;
         let mut noise = move || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
         };
-        let templates = [0, 1, 2].map(|k| {
-            let mut t = Array3::zeros((3, 3, 3));
-            t.index_axis_mut(ndarray::Axis(0), k)
-                .mapv_inplace(|_: f32| noise());
-            let norm = t.iter().map(|v| v * v).sum::<f32>().sqrt();
-            t / norm
-        });
-        let mut search = Array3::from_shape_simple_fn((3, 12, 12), || 0.01 * noise());
+        let templates: Vec<Array3<f32>> = (0..5)
+            .map(|k| {
+                let mut t = Array3::zeros((5, 3, 3));
+                t.index_axis_mut(ndarray::Axis(0), k)
+                    .mapv_inplace(|_: f32| noise());
+                let norm = t.iter().map(|v| v * v).sum::<f32>().sqrt();
+                t / norm
+            })
+            .collect();
+        let mut search = Array3::from_shape_simple_fn((5, 12, 12), || 0.01 * noise());
         search
             .slice_mut(s![.., 5..8, 6..9])
             .zip_mut_with(&paste(&templates), |a, &b| *a += b);
@@ -367,9 +371,9 @@ mod tests {
 
     #[test]
     fn scale_vote_picks_the_template_that_matches_near_the_peak() {
-        for (pasted, growth) in [(0, 1.0 / 1.05), (1, 1.0), (2, 1.05)] {
+        for (pasted, &growth) in GROWTHS.iter().enumerate() {
             let (templates, search) = templates_and_search(|t| t[pasted].clone());
-            let vote = ScaleVote::new(templates, 1.05, 0.97);
+            let vote = ScaleVote::new(templates, GROWTHS.to_vec(), 0.97);
             // Within a cell of the peak, sub-cell, is near enough.
             assert_eq!(vote.vote(search.view(), (5.6, 5.4)), growth, "{pasted}");
         }
@@ -378,8 +382,8 @@ mod tests {
     #[test]
     fn a_grown_template_must_win_beyond_the_penalty() {
         // The grown template matches 1.05, the first-seen one 1.
-        let (templates, search) = templates_and_search(|t| &t[1] + &(&t[2] * 1.05));
-        let with_penalty = |penalty| ScaleVote::new(templates.clone(), 1.05, penalty);
+        let (templates, search) = templates_and_search(|t| &t[0] + &(&t[2] * 1.05));
+        let with_penalty = |penalty| ScaleVote::new(templates.clone(), GROWTHS.to_vec(), penalty);
         assert_eq!(with_penalty(0.9).vote(search.view(), (5.0, 6.0)), 1.0);
         assert_eq!(with_penalty(0.97).vote(search.view(), (5.0, 6.0)), 1.05);
     }
