@@ -416,3 +416,30 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
         );
     }
 }
+
+/// The scale vote alone (no scale filter) follows the generated target's size, which swings by 30 % either way:
+/// the sides of its boxes stay nearer the truth's than those of boxes that keep the first size.
+#[test]
+fn the_scale_vote_alone_follows_the_target_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth_path) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
+    let truth = read_truth(&truth_path);
+    let size_error = |sets: &[&str]| {
+        let rows = track_clip(dir.path(), &video, &truth_path, &settings(sets));
+        let errors: Vec<f64> = rows
+            .iter()
+            .zip(&truth)
+            .filter_map(|(row, t)| {
+                let (b, t) = (row.bbox(), (*t)?);
+                Some((b.w * b.h / (t.w * t.h)).sqrt().ln().abs())
+            })
+            .collect();
+        errors.iter().sum::<f64>() / errors.len() as f64
+    };
+    let voted = size_error(&["scale_filter_scales=0"]);
+    let fixed = size_error(&["scale_filter_scales=0", "scale_vote=false"]);
+    assert!(
+        voted < 0.5 * fixed,
+        "mean |log side ratio| {voted:.3} with the vote, {fixed:.3} without"
+    );
+}

@@ -1,7 +1,7 @@
 //! The tracker: embed the target once (its template cells weighted by how much of them the first box covers),
 //! then each frame correlate it over the search crop (the Siamese response, the anchor that cannot drift), fuse
 //! that with the responses of an online target model learned on the same features and of a colour model, move the
-//! box to the peak of the fused response and size it: on confident frames the template at three scales votes, and
+//! box to the peak of the fused response and size it: on confident frames the template at several scales votes, and
 //! the scale filter refines (or, with several scaled search crops, the best-matching crop's scale decides).
 
 mod colour;
@@ -102,7 +102,7 @@ struct Target {
     scan_cursor: usize,
     /// Template features, already cut to the correlation window.
     template: Array3<f32>,
-    /// Votes on the size from templates at three scales; `None` when the sidecar asks for none.
+    /// Votes on the size from templates at several scales; `None` when the sidecar asks for none.
     scale_vote: Option<ScaleVote>,
     /// The discriminative model learned online; `None` when its weight is 0.
     model: Option<TargetModel>,

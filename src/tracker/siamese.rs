@@ -1,6 +1,6 @@
 //! The Siamese response: where the first frame's template matches each search crop best. It is the tracker's
 //! anchor: it never learns, so it cannot drift. The peak locator turns per-scale maps into a box motion (SiamFC's
-//! scale choice, cosine window and sub-cell peak); with one search crop, the scale vote asks templates at three
+//! scale choice, cosine window and sub-cell peak); with one search crop, the scale vote asks templates at several
 //! scales instead.
 
 use crate::config::{ModelConfig, TrackerParams};
@@ -224,6 +224,7 @@ impl ScaleVote {
     /// `templates[k]`, cut to the correlation window, shows the target grown by `growths[k]`; the first shows it as
     /// first seen (growth 1), and only the others' matches are penalised.
     pub fn new(templates: Vec<Array3<f32>>, growths: Vec<f64>, penalty: f64) -> Self {
+        debug_assert!(templates.len() == growths.len() && growths.first() == Some(&1.0));
         Self {
             growths,
             templates: templates
