@@ -223,7 +223,7 @@ fn default_target_first_weight() -> f64 {
     0.5
 }
 fn default_scale_vote_steps() -> u32 {
-    1
+    2
 }
 fn default_target_agreement() -> f64 {
     1.5
