@@ -528,6 +528,12 @@ pub(crate) mod tests {
         assert!(c.set_tracker_param("scale_num", "4").is_err());
         assert_eq!(c.tracker.scale_num, 3, "a rejected value changes nothing");
         assert!(c.set_tracker_param("scale_lr", "fast").is_err());
+        let steps = c.set_tracker_param("scale_vote_steps", "0").unwrap_err();
+        assert!(format!("{steps:#}").contains("scale_vote_steps must be in 1..4"));
+        assert_eq!(
+            c.tracker.scale_vote_steps, 2,
+            "the default: SiamFC's five scales"
+        );
     }
 
     #[test]
