@@ -574,6 +574,8 @@ impl Tracker {
         });
         let target = self.target.as_ref().expect("initialised");
         if let Some(m) = motion.as_mut() {
+            // The size: the templates' vote where the template is confident (elsewhere a deformed or occluded
+            // target matches every scale badly, and the vote would be noise), then the scale filter.
             if let (Some(vote), true) = (&target.scale_vote, score as f64 >= p.uncertain_below) {
                 let growth = vote.vote(embedded.features.slice(s![m.map, .., .., ..]), m.cell);
                 let damped = 1.0 - p.scale_lr + p.scale_lr * growth;
