@@ -286,22 +286,17 @@ impl Tracker {
             bail!("initial box {bbox:?} lies outside the {width}x{height} frame");
         }
         let size = (bbox.w, bbox.h);
-        let template = self.templates(frame, bbox, &[1.0])?.remove(0);
+        // The template as first seen, and with the scale vote those of the target shrunk and grown, in one batch.
         let p = &self.model.tracker;
-        let scale_vote = match p.scale_vote && p.scale_num == 1 {
-            true => {
-                let (step, penalty) = (p.scale_step, p.scale_penalty);
-                let steps = p.scale_vote_steps as i32;
-                let mut growths: Vec<f64> = (1..=steps)
-                    .flat_map(|k| [step.powi(-k), step.powi(k)])
-                    .collect();
-                let mut templates = vec![template.clone()];
-                templates.extend(self.templates(frame, bbox, &growths)?);
-                growths.insert(0, 1.0);
-                Some(ScaleVote::new(templates, growths, penalty))
-            }
-            false => None,
-        };
+        let vote = p.scale_vote && p.scale_num == 1;
+        let (step, penalty) = (p.scale_step, p.scale_penalty);
+        let steps = if vote { p.scale_vote_steps as i32 } else { 0 };
+        let growths: Vec<f64> = std::iter::once(1.0)
+            .chain((1..=steps).flat_map(|k| [step.powi(-k), step.powi(k)]))
+            .collect();
+        let templates = self.templates(frame, bbox, &growths)?;
+        let template = templates[0].clone();
+        let scale_vote = vote.then(|| ScaleVote::new(templates, growths, penalty));
         self.target = Some(Target {
             state: TargetState {
                 center: bbox.center(),
