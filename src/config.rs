@@ -130,6 +130,14 @@ pub struct TrackerParams {
     /// Ridge term of the target model, relative to the first frame's mean spectral energy.
     #[serde(default = "default_target_lambda")]
     pub target_lambda: f64,
+    /// Extent of the target model's filter as a multiple of the target's box (as in CSR-DCF and BACF): the filter
+    /// weighs only the target, not the context around it. 0: the whole search crop (KCF, DSST).
+    #[serde(default)]
+    pub target_support: f64,
+    /// Confident frames between two solves of the target model (each frame's sample joins the support set; the
+    /// filter is solved anew at every `target_solve_every`-th, as ECO does).
+    #[serde(default = "default_target_solve_every")]
+    pub target_solve_every: usize,
     /// Samples the target model keeps (the first frame's among them).
     #[serde(default = "default_target_memory")]
     pub target_memory: usize,
@@ -212,6 +220,9 @@ fn default_target_sigma() -> f64 {
 }
 fn default_target_lambda() -> f64 {
     0.01
+}
+fn default_target_solve_every() -> usize {
+    1
 }
 fn default_target_memory() -> usize {
     8
@@ -431,9 +442,11 @@ impl ModelConfig {
             && t.target_sigma > 0.0
             && t.target_lambda > 0.0
             && t.target_agreement >= 0.0
+            && (t.target_support == 0.0 || (0.5..=4.0).contains(&t.target_support))
+            && (1..=16).contains(&t.target_solve_every)
             && (1..=64).contains(&t.target_memory);
         if !target_ok {
-            bail!("tracker: target_weight, colour_weight, colour_learning_rate, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_agreement >= 0, target_memory in 1..64");
+            bail!("tracker: target_weight, colour_weight, colour_learning_rate, target_learning_rate and target_first_weight must be in 0..1, target_sigma and target_lambda > 0, target_agreement >= 0, target_support 0 or in 0.5..4, target_solve_every in 1..16, target_memory in 1..64");
         }
         if !(1..=4).contains(&t.scale_vote_steps) {
             bail!("tracker: scale_vote_steps must be in 1..4");
@@ -534,6 +547,24 @@ pub(crate) mod tests {
             c.tracker.scale_vote_steps, 2,
             "the default: SiamFC's five scales"
         );
+        assert_eq!(
+            (c.tracker.target_support, c.tracker.target_solve_every),
+            (0.0, 1),
+            "the default: the target model's filter over the whole crop, solved on every sample"
+        );
+        for (key, value) in [
+            ("target_support", "0.2"),
+            ("target_support", "5"),
+            ("target_solve_every", "0"),
+        ] {
+            let error = c.set_tracker_param(key, value).unwrap_err();
+            assert!(
+                format!("{error:#}").contains(key),
+                "{key}={value}: {error:#}"
+            );
+        }
+        c.set_tracker_param("target_support", "1").unwrap();
+        c.set_tracker_param("target_solve_every", "2").unwrap();
     }
 
     #[test]

@@ -780,6 +780,8 @@ fn target_params(p: &TrackerParams) -> TargetModelParams {
         memory: p.target_memory,
         learning_rate: p.target_learning_rate,
         first_weight: p.target_first_weight,
+        support: p.target_support,
+        solve_every: p.target_solve_every,
     }
 }
 
