@@ -24,25 +24,28 @@ BIN=target/release/siamtrack
 # What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model,
 # a square template, no scale vote.
 BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0 template_box_mask=false scale_vote=false"
+# The target model as it was before its filter got the box support (rows that retrace history pin it).
+WHOLE_CROP_MODEL="target_support=0 target_solve_every=1"
 COMPONENTS=(
-  "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
-  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
-  "template+model-noupdate|+ target model learned from the first frame only||target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
-  "onepass-template+scale|one search crop, Siamese template, scale filter for the size||target_weight=0 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
-  "onepass-template+model+scale|one search crop, template + target model, scale filter||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
+  "template|Siamese template only, 3 scales (the default before the one-crop tracker)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "template+model|+ online target model, fused 0.5/0.5, updates on tracking frames where it agrees||target_weight=0.5 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "template+model-noupdate|+ target model learned from the first frame only||target_weight=0.5 target_learning_rate=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "onepass-template+scale|one search crop, Siamese template, scale filter for the size||target_weight=0 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "onepass-template+model+scale|one search crop, template + target model, scale filter||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED $WHOLE_CROP_MODEL"
 )
 SPEED=(
-  "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
-  "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED"
-  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false scale_vote=false"
-  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5"
-  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5"
-  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false scale_vote=false target_weight=0.5"
-  "1crop-int8-191-colour-mask|+ template masked to the box|models/effnet_lite0_s8_int8.json|scale_vote=false target_weight=0.5"
-  "1crop-int8-191-colour-mask-vote3|+ scale vote of templates at three scales|models/effnet_lite0_s8_int8.json|scale_vote_steps=1 target_weight=0.5"
-  "1crop-int8-191-colour-mask-vote5|+ five scales|models/effnet_lite0_s8_int8.json|target_weight=0.5"
-  "1crop-int8-191-colour-mask-vote5-w01|+ target model at weight 0.1 instead of 0.5 (the shipped default)|models/effnet_lite0_s8_int8.json|"
-  "1crop-int8-159-colour-mask-vote5-w01|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159"
+  "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false scale_vote=false $WHOLE_CROP_MODEL"
+  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
+  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
+  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
+  "1crop-int8-191-colour-mask|+ template masked to the box|models/effnet_lite0_s8_int8.json|scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
+  "1crop-int8-191-colour-mask-vote3|+ scale vote of templates at three scales|models/effnet_lite0_s8_int8.json|scale_vote_steps=1 target_weight=0.5 $WHOLE_CROP_MODEL"
+  "1crop-int8-191-colour-mask-vote5|+ five scales|models/effnet_lite0_s8_int8.json|target_weight=0.5 $WHOLE_CROP_MODEL"
+  "1crop-int8-191-colour-mask-vote5-w01|+ target model at weight 0.1 instead of 0.5|models/effnet_lite0_s8_int8.json|target_weight=0.1 $WHOLE_CROP_MODEL"
+  "1crop-int8-159-colour-mask-vote5-w01|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159 target_weight=0.1 $WHOLE_CROP_MODEL"
+  "1crop-int8-191-colour-mask-vote5-box|+ target model's filter bound to the target's box, solved every 2nd sample, at weight 0.25 (the shipped default)|models/effnet_lite0_s8_int8.json|"
 )
 # Each part of the shipped tracker switched off in turn, on the shipped int8 encoder.
 INT8=models/effnet_lite0_s8_int8.json
@@ -50,7 +53,9 @@ SHIPPED=(
   "shipped|the shipped default: all parts on|$INT8|"
   "square-template|template not masked to the first box|$INT8|template_box_mask=false"
   "no-target-model|no online target model|$INT8|target_weight=0"
-  "target-weight-0.5|the target model at weight 0.5 (the default before)|$INT8|target_weight=0.5"
+  "whole-crop-model|the target model's filter over the whole crop, solved every sample, at weight 0.1 (the default before)|$INT8|target_weight=0.1 $WHOLE_CROP_MODEL"
+  "box-model-weight-0.5|the box-bound target model at weight 0.5|$INT8|target_weight=0.5"
+  "box-model-every-sample|the box-bound target model solved on every sample|$INT8|target_solve_every=1"
   "no-colour-model|no colour model|$INT8|colour_weight=0"
   "no-scale-vote|no scale vote of templates at five scales|$INT8|scale_vote=false"
   "vote-3-scales|the scale vote at three scales (SiamFC-3s) instead of five|$INT8|scale_vote_steps=1"
@@ -58,7 +63,7 @@ SHIPPED=(
   "no-sizing|neither scale vote nor scale filter (the box keeps its first size)|$INT8|scale_vote=false scale_filter_scales=0"
   "no-recovery|never declared lost, so no re-detection|$INT8|lost_after=1000000"
   "full-crop|255 px search crop on every frame|$INT8|confident_search_size=0"
-  "three-crops|the three-crop template tracker of before (the speed issue's first row), int8|$INT8|target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED"
+  "three-crops|the three-crop template tracker of before (the speed issue's first row), int8|$INT8|target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
 )
 case "${GROUP:-components}" in
     components) VARIANTS=("${COMPONENTS[@]}") ;;

@@ -99,15 +99,19 @@ fn alternative_models_track_within_iou_bound() {
 }
 
 /// The shipped tracker is one search crop (a smaller one while confident) with a template masked to the first box,
-/// the online target model, the colour model, the scale vote of templates at five scales and the scale filter, on
+/// the online target model (its filter bound to the target's box), the colour model, the scale vote of templates at five scales and the scale filter, on
 /// the int8 encoder. Each part switched off, and the three-crop template tracker it replaced, follow the generated
 /// target as well as the default must.
 #[test]
 fn tracker_variants_track_within_iou_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 11));
-    let variants: [(&str, &[&str]); 9] = [
+    let variants: [(&str, &[&str]); 10] = [
         ("no target model", &["target_weight=0"]),
+        (
+            "target model over the whole crop",
+            &["target_support=0", "target_solve_every=1"],
+        ),
         ("no scale vote", &["scale_vote=false"]),
         ("scale vote at three scales", &["scale_vote_steps=1"]),
         ("size from the scale vote alone", &["scale_filter_scales=0"]),
