@@ -1,5 +1,6 @@
 //! The online target model: a multi-channel discriminative correlation filter (DCF, as in KCF/DSST/CFNet) on the
-//! encoder's search features, solved in closed form in the Fourier domain from a small weighted support set.
+//! encoder's search features, learned from a small weighted support set: in closed form in the Fourier domain over
+//! the whole crop, or (`support` > 0) with its taps limited to the target's box, by ADMM as in BACF.
 //!
 //! Where the Siamese template only says what the target looks like, the filter is trained against every shift of
 //! its training crop, so the background and any look-alike inside the crop are its negatives: it learns what the
