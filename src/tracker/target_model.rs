@@ -296,12 +296,12 @@ impl TargetModel {
             .map_collect(|&a, &e| a / (e + lambda));
     }
 
-    /// The filter with its taps limited to the support box, by one step of BACF's ADMM from the closed-form
-    /// filter cut to the box: a fit in the Fourier domain held near the boxed filter, then cut to the box in
-    /// space. The support set enters as its weighted mean (BACF's interpolated model), for which each frequency's
-    /// fit is a rank-one system solved exactly (Sherman-Morrison): it weighs the channels against each other, so a
-    /// box-bound filter still tells the target from a look-alike by the channels they differ in. (BACF takes two
-    /// steps a frame; one scored as well on dev and `train/` at a third less cost.)
+    /// The filter with its taps limited to the support box, by [`SUPPORT_STEPS`] steps of BACF's ADMM from the
+    /// closed-form filter cut to the box: a fit in the Fourier domain held near the boxed filter, then cut to the
+    /// box in space. The support set enters as its weighted mean (BACF's interpolated model), for which each
+    /// frequency's fit is a rank-one system solved exactly (Sherman-Morrison): it weighs the channels against each
+    /// other, so a box-bound filter still tells the target from a look-alike by the channels they differ in. (One
+    /// step scored as well on dev and `train/`, but not far enough to pass the look-alike unit test.)
     ///
     /// Why a box: a filter over the whole crop also learns the context around the target, which stays where it
     /// was while the target moves. On large targets that held the model near the crop's centre, and the samples
