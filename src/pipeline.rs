@@ -59,11 +59,11 @@ pub struct Summary {
     pub seconds: f64,
     /// Mean time of `Tracker::update`, milliseconds.
     pub tracker_ms: f64,
-    /// Start-up before the first frame was shown or logged (neither counted in `seconds`), milliseconds: loading
-    /// the model ...
+    /// Start-up (not counted in `seconds`), milliseconds: loading the model.
     pub model_load_ms: f64,
-    /// ... then opening the source and the outputs, reading the first frame and `Tracker::init` (NaN for a box
-    /// drawn by hand, which waits for the user).
+    /// Start-up after the model (not counted in `seconds`), milliseconds: opening the source and the outputs,
+    /// reading the first frame and `Tracker::init`, up to the first frame shown or logged (NaN for a box drawn by
+    /// hand, which waits for the user).
     pub first_frame_ms: f64,
     pub ending: Ending,
     /// An error that ended the run early; everything before it was written.

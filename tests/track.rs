@@ -99,9 +99,9 @@ fn alternative_models_track_within_iou_bound() {
 }
 
 /// The shipped tracker is one search crop (a smaller one while confident) with a template masked to the first box,
-/// the online target model (its filter bound to the target's box), the colour model, the scale vote of templates at five scales and the scale filter, on
-/// the int8 encoder. Each part switched off, and the three-crop template tracker it replaced, follow the generated
-/// target as well as the default must.
+/// the online target model (its filter bound to the target's box), the colour model, the scale vote of templates at
+/// five scales and the scale filter, on the int8 encoder. Each part switched off, and the three-crop template
+/// tracker it replaced, follow the generated target as well as the default must.
 #[test]
 fn tracker_variants_track_within_iou_bound() {
     let dir = tempfile::tempdir().unwrap();

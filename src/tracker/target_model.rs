@@ -36,14 +36,21 @@ pub struct TargetModelParams {
 const SUPPORT_STEPS: usize = 2;
 const SUPPORT_PENALTY_GROWTH: f32 = 3.0;
 
-/// One training sample of the support set. A model with a box support keeps its samples shifted so the target
-/// sits at the grid's centre (see [`TargetModel::solve_boxed`]).
+/// One training sample of the support set, already in the form its model's solve sums.
 struct Sample {
-    /// The crop's spectrum per channel.
-    spectrum: Array3<Complex32>,
-    /// The transformed label: a Gaussian where the target is, shaped to its box.
-    label: Array2<Complex32>,
+    terms: Terms,
     weight: f64,
+}
+
+enum Terms {
+    /// For the filter over the whole crop: conj(X_c) * Y per channel, and sum_c |X_c|^2.
+    Whole {
+        numerator: Array3<Complex32>,
+        energy: Array2<f32>,
+    },
+    /// For the box-bound filter: X_c shifted so the target sits at the grid's centre (see
+    /// [`TargetModel::solve_boxed`]).
+    Aligned(Array3<Complex32>),
 }
 
 pub struct TargetModel {
@@ -195,22 +202,26 @@ impl TargetModel {
         size: (f64, f64),
         weight: f64,
     ) -> Sample {
-        if self.params.support == 0.0 {
-            return Sample {
-                spectrum: spectrum.0.clone(),
-                label: self.label(centre, size),
-                weight,
-            };
-        }
-        let middle = self.middle();
-        let phase = self.shift_phase((middle.0 - centre.0, middle.1 - centre.1));
-        Sample {
-            spectrum: Zip::from(&spectrum.0)
-                .and_broadcast(&phase)
-                .map_collect(|&x, &p| x * p),
-            label: self.label(middle, size),
-            weight,
-        }
+        let terms = if self.params.support == 0.0 {
+            let label = self.label(centre, size);
+            Terms::Whole {
+                numerator: Zip::from(&spectrum.0)
+                    .and_broadcast(&label)
+                    .map_collect(|x, y| x.conj() * y),
+                energy: spectrum
+                    .0
+                    .map_axis(Axis(0), |c| c.iter().map(|x| x.norm_sqr()).sum()),
+            }
+        } else {
+            let middle = self.middle();
+            let phase = self.shift_phase((middle.0 - centre.0, middle.1 - centre.1));
+            Terms::Aligned(
+                Zip::from(&spectrum.0)
+                    .and_broadcast(&phase)
+                    .map_collect(|&x, &p| x * p),
+            )
+        };
+        Sample { terms, weight }
     }
 
     /// The grid's centre (row, column, cells).
@@ -279,16 +290,15 @@ impl TargetModel {
         let mut numerator = Array3::<Complex32>::zeros(self.filter.dim());
         let mut energy = Array2::<f32>::zeros((self.rows, self.cols));
         for (s, &w) in self.samples.iter().zip(&weights) {
-            for (mut sum, x) in numerator.outer_iter_mut().zip(s.spectrum.outer_iter()) {
-                Zip::from(&mut sum)
-                    .and(&x)
-                    .and(&s.label)
-                    .and(&mut energy)
-                    .for_each(|a, &x, &y, e| {
-                        *a += x.conj() * y * w;
-                        *e += x.norm_sqr() * w;
-                    });
-            }
+            let Terms::Whole {
+                numerator: n,
+                energy: e,
+            } = &s.terms
+            else {
+                unreachable!("a model over the whole crop keeps whole-crop samples");
+            };
+            numerator.scaled_add(Complex32::new(w, 0.0), n);
+            energy.scaled_add(w, e);
         }
         let lambda = self.lambda;
         self.filter = Zip::from(&numerator)
@@ -309,12 +319,16 @@ impl TargetModel {
     fn solve_boxed(&self, weights: &[f32]) -> Array3<Complex32> {
         let dim = self.filter.dim();
         let plane = self.rows * self.cols;
-        let label = &self.samples.last().expect("the first sample stays").label;
+        // The label at the grid's centre, shaped to the latest box.
+        let label = self.label(self.middle(), self.size);
         let label = label.as_slice().expect("standard layout");
         // The mean sample x, its energy sum_c |x_c|^2 and the data term conj(x) y.
         let mut mean = vec![Complex32::default(); dim.0 * plane];
         for (s, &w) in self.samples.iter().zip(weights) {
-            let spectrum = s.spectrum.as_slice().expect("standard layout");
+            let Terms::Aligned(spectrum) = &s.terms else {
+                unreachable!("a box-bound model keeps aligned samples");
+            };
+            let spectrum = spectrum.as_slice().expect("standard layout");
             for (x, &v) in mean.iter_mut().zip(spectrum) {
                 *x += v * w;
             }
