@@ -104,7 +104,7 @@ pub struct TrackerParams {
     pub uncertain_below: f64,
     #[serde(default = "default_lost_below")]
     pub lost_below: f64,
-    /// Consecutive frames below `lost_below` after which the target is lost (the box stays put meanwhile).
+    /// Consecutive frames below `lost_below` after which the target is lost and the recovery scan starts.
     #[serde(default = "default_lost_after")]
     pub lost_after: u32,
     /// Confidence a recovery scan needs to take the target back.

@@ -421,6 +421,31 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
     }
 }
 
+/// A lost target's box keeps following the best match around it: with thresholds no match reaches, the target is
+/// declared lost after the first frames and never taken back, yet the box stays on it (a box that waited where
+/// the target was last seen would score near 0 here).
+#[test]
+fn a_lost_target_is_still_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, truth_path) = generated_clip(dir.path(), "clip.mp4", small_spec(90, 5));
+    let never = [
+        "uncertain_below=1",
+        "lost_below=1",
+        "lost_after=2",
+        "recover_above=1",
+    ];
+    let rows = track_clip(dir.path(), &video, &truth_path, &settings(&never));
+    assert!(
+        rows[2..]
+            .iter()
+            .all(|r| r.state == siamtrack::TrackState::Lost),
+        "lost from the third frame on"
+    );
+    let boxes: Vec<_> = rows.iter().map(|r| r.bbox()).collect();
+    let iou = mean_iou(&boxes, &read_truth(&truth_path));
+    assert!(iou > MIN_MEAN_IOU, "mean IoU {iou:.3} while lost");
+}
+
 /// The scale vote alone (no scale filter) follows the generated target's size, which swings by 30 % either way:
 /// the sides of its boxes stay nearer the truth's than those of boxes that keep the first size.
 #[test]

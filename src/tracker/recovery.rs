@@ -1,10 +1,10 @@
-//! Re-detection of a lost target. While the target is lost, a region around where it was last seen, growing with
-//! each lost frame until it covers the frame, is tiled with search crops at the target's size times each of
-//! `scan_scales`; at most `max_scan_tiles` crops go through the encoder per frame, taking turns, so a lost frame
-//! costs a bounded amount (the shipped sidecars embed two tiles per lost frame, plus one crop to verify a
-//! candidate: a lost frame costs two to three tracked ones). The template's response scores the tiles; with the
-//! target model on, a candidate must also be the model's own peak, so a look-alike that it has learned to reject
-//! does not take the target back.
+//! Re-detection of a lost target. While the target is lost, a region around where it was last seen, growing with each
+//! lost frame until it covers the frame, is tiled with search crops at the target's size times each of `scan_scales`;
+//! at most `max_scan_tiles` crops go through the encoder per frame, taking turns, so a lost frame costs a bounded
+//! amount (the shipped sidecars embed two tiles per lost frame, plus one crop to verify a candidate, besides the box's
+//! own search crop: a lost frame costs three to four tracked ones). The template's response scores the tiles; with the
+//! target model on, a candidate must also be the model's own peak, so a look-alike that it has learned to reject does
+//! not take the target back.
 
 use super::siamese::Motion;
 use crate::config::TrackerParams;
