@@ -596,7 +596,10 @@ impl Tracker {
             }
         }
         let next = motion.map(|m| state.moved(&m, frame_size, p));
-        if let (Some(m), Some(next)) = (motion, &next) {
+        // A lost target's box teaches nothing, whatever it matches: that is most likely the background (dev:
+        // Soccer 0.31 -> 0.34 when the box following a lost face stops teaching the colour model and scale filter).
+        let lost = target.lost_frames > 0;
+        if let (Some(m), Some(next), false) = (motion, &next, lost) {
             if score as f64 >= p.lost_below {
                 let confident = score as f64 >= p.uncertain_below
                     && responses.model_agrees(m.map, m.cell, p.target_agreement);
@@ -650,11 +653,11 @@ impl Tracker {
         Ok(())
     }
 
-    /// A frame of a lost target: the box follows the best match around it, as on a weak frame, while the scan
-    /// looks further. A box that waited where the target was last seen scored lower on every dev and `train/`
-    /// sequence where it differed (dev: car16_1 0.36 against 0.47, a car that grows tenfold while its template
-    /// match stays weak); the scan still takes the target back when it matches better elsewhere. Returns the new
-    /// state when the target is found again, by the scan or where the box is.
+    /// A frame of a lost target: the box follows the best match around it, as on a weak frame, teaching nothing,
+    /// while the scan looks further. A box that waited where the target was last seen scored lower on every dev
+    /// and `train/` sequence where it differed (dev: car16_1 0.36 against 0.47, a car that grows tenfold while its
+    /// template match stays weak); the scan still takes the target back when it matches better elsewhere. Returns
+    /// the new state when the target is found again, by the scan or where the box is.
     fn follow_lost(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
         let (local, local_score) = self.follow(frame)?;
         let (scanned, scan_score) = self.recover(frame)?;
