@@ -18,6 +18,11 @@ fi
 cargo build --release --quiet
 BIN=target/release/siamtrack
 
+# The tree as it was before the eval, which rewrites the tracked plots.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    commit="$commit (with uncommitted changes)"
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "warning: load average $load_before on $(nproc) cores before the run; other processes sharing the CPU slow" \
      "every tracker down, so the speeds are indicative" >&2
@@ -39,10 +44,6 @@ if [ ! -f "$OUT/report.json" ]; then
     exit 1
 fi
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-    commit="$commit (with uncommitted changes)"
-fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 
 python3 - "$OUT/report.json" BENCHMARKS.md "$PLOTS" <<PY
