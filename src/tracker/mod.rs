@@ -654,10 +654,11 @@ impl Tracker {
     }
 
     /// A frame of a lost target: the box follows the best match around it, as on a weak frame, teaching nothing,
-    /// while the scan looks further. A box that waited where the target was last seen scored lower on every dev
-    /// and `train/` sequence where it differed (dev: car16_1 0.36 against 0.47, a car that grows tenfold while its
-    /// template match stays weak); the scan still takes the target back when it matches better elsewhere. Returns
-    /// the new state when the target is found again, by the scan or where the box is.
+    /// while the scan looks further. A box that waited where the target was last seen scored lower on dev (car16_1
+    /// 0.36 against 0.47, a car that grows tenfold while its template match stays weak; Soccer 0.29 against 0.31;
+    /// only MotorRolling higher, by 0.002) and on `train/` (bike1, wakeboard4; none higher); the scan still takes
+    /// the target back when it matches better elsewhere. Returns the new state when the target is found again, by
+    /// the scan or where the box is.
     fn follow_lost(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
         let (local, local_score) = self.follow(frame)?;
         let (scanned, scan_score) = self.recover(frame)?;
