@@ -22,8 +22,8 @@ BIN=target/release/siamtrack
 
 # name | what it shows | model sidecar (empty: MODEL_SIDECAR) | --set flags on top of the sidecar's
 # What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model,
-# a square template, no scale vote.
-BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0 template_box_mask=false scale_vote=false"
+# a square template, no scale vote, no learned metric.
+BEFORE_SPEED="confident_search_size=0 max_scan_tiles=9 colour_weight=0 template_box_mask=false scale_vote=false learned_metric=false"
 # The target model as it was before its filter got the box support (rows that retrace history pin it).
 WHOLE_CROP_MODEL="target_support=0 target_solve_every=1"
 COMPONENTS=(
@@ -36,22 +36,24 @@ COMPONENTS=(
 SPEED=(
   "3crops-float|three 255 crops, template only, float encoder (the default before)||target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
   "1crop-float|one 255 crop + target model + scale filter, float encoder||target_weight=0.5 scale_num=1 scale_filter_scales=17 $BEFORE_SPEED $WHOLE_CROP_MODEL"
-  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false scale_vote=false $WHOLE_CROP_MODEL"
-  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
-  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
-  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
-  "1crop-int8-191-colour-mask|+ template masked to the box|models/effnet_lite0_s8_int8.json|scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL"
-  "1crop-int8-191-colour-mask-vote3|+ scale vote of templates at three scales|models/effnet_lite0_s8_int8.json|scale_vote_steps=1 target_weight=0.5 $WHOLE_CROP_MODEL"
-  "1crop-int8-191-colour-mask-vote5|+ five scales|models/effnet_lite0_s8_int8.json|target_weight=0.5 $WHOLE_CROP_MODEL"
-  "1crop-int8-191-colour-mask-vote5-w01|+ target model at weight 0.1 instead of 0.5|models/effnet_lite0_s8_int8.json|target_weight=0.1 $WHOLE_CROP_MODEL"
-  "1crop-int8-159-colour-mask-vote5-w01|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159 target_weight=0.1 $WHOLE_CROP_MODEL"
-  "1crop-int8-191-colour-mask-vote5-box|+ target model's filter bound to the target's box, solved every 2nd sample, at weight 0.25 (the shipped default)|models/effnet_lite0_s8_int8.json|"
+  "1crop-float-scan2|+ two scan tiles per lost frame (was up to 9)||target_weight=0.5 scale_num=1 scale_filter_scales=17 confident_search_size=0 max_scan_tiles=2 colour_weight=0 template_box_mask=false scale_vote=false $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8|+ static int8 encoder|models/effnet_lite0_s8_int8.json|confident_search_size=0 colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191|+ 191 px crop while confident|models/effnet_lite0_s8_int8.json|colour_weight=0 template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191-colour|+ colour model|models/effnet_lite0_s8_int8.json|template_box_mask=false scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191-colour-mask|+ template masked to the box|models/effnet_lite0_s8_int8.json|scale_vote=false target_weight=0.5 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191-colour-mask-vote3|+ scale vote of templates at three scales|models/effnet_lite0_s8_int8.json|scale_vote_steps=1 target_weight=0.5 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191-colour-mask-vote5|+ five scales|models/effnet_lite0_s8_int8.json|target_weight=0.5 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191-colour-mask-vote5-w01|+ target model at weight 0.1 instead of 0.5|models/effnet_lite0_s8_int8.json|target_weight=0.1 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-159-colour-mask-vote5-w01|159 px crop while confident instead|models/effnet_lite0_s8_int8.json|confident_search_size=159 target_weight=0.1 $WHOLE_CROP_MODEL learned_metric=false"
+  "1crop-int8-191-colour-mask-vote5-box|+ target model's filter bound to the target's box, solved every 2nd sample, at weight 0.25|models/effnet_lite0_s8_int8.json|learned_metric=false"
+  "1crop-int8-191-colour-mask-vote5-box-metric|+ the learned channel metric on the template (the shipped default)|models/effnet_lite0_s8_int8.json|"
 )
 # Each part of the shipped tracker switched off in turn, on the shipped int8 encoder.
 INT8=models/effnet_lite0_s8_int8.json
 SHIPPED=(
   "shipped|the shipped default: all parts on|$INT8|"
   "square-template|template not masked to the first box|$INT8|template_box_mask=false"
+  "no-learned-metric|the template correlated by the plain dot product (no learned channel metric)|$INT8|learned_metric=false"
   "no-target-model|no online target model|$INT8|target_weight=0"
   "whole-crop-model|the target model's filter over the whole crop, solved every sample, at weight 0.1 (the default before)|$INT8|target_weight=0.1 $WHOLE_CROP_MODEL"
   "box-model-weight-0.5|the box-bound target model at weight 0.5|$INT8|target_weight=0.5"

@@ -38,6 +38,11 @@ pub struct ModelConfig {
     /// Optional box-size head on the depthwise correlation map; without it the box size comes from the scale search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_head: Option<BoxHeadConfig>,
+    /// A learned channel metric (`channels` rows of `channels` values, by `scripts/train_metric.py`): each template
+    /// cell's features become `template_metric x cell`, so the Siamese response is a learned bilinear similarity
+    /// instead of the plain dot product. Applied once to the templates at init; nothing per frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_metric: Option<Vec<Vec<f32>>>,
     /// Where the sidecar was read from; the ONNX path resolves against it.
     #[serde(skip)]
     pub sidecar_path: PathBuf,
@@ -81,6 +86,9 @@ pub struct TrackerParams {
     /// flat target (inside the square template window) does not take part in the match.
     #[serde(default)]
     pub template_box_mask: bool,
+    /// Apply the sidecar's learned `template_metric` (when it has one); `false` correlates the plain features.
+    #[serde(default = "default_learned_metric")]
+    pub learned_metric: bool,
     /// With one search crop (`scale_num` 1; several crops choose the scale themselves): templates of the target
     /// shrunk and grown by powers of `scale_step` vote on its size at the located place, on frames where the
     /// template is confident (`uncertain_below`); the vote is damped by `scale_lr` and penalised by
@@ -179,6 +187,9 @@ pub struct TrackerParams {
     pub scale_filter_area: f64,
 }
 
+fn default_learned_metric() -> bool {
+    true
+}
 fn default_size_lr() -> f64 {
     0.5
 }
@@ -383,6 +394,18 @@ impl ModelConfig {
                 self.search_feature_size
             );
         }
+        if let Some(metric) = &self.template_metric {
+            if metric.len() != self.channels
+                || metric
+                    .iter()
+                    .any(|row| row.len() != self.channels || row.iter().any(|v| !v.is_finite()))
+            {
+                bail!(
+                    "template_metric must be {0} rows of {0} finite values (one per channel)",
+                    self.channels
+                );
+            }
+        }
         let confident = self.confident_search_size();
         if confident > self.search_size
             || confident <= self.template_size
@@ -502,6 +525,26 @@ pub(crate) mod tests {
         assert!(c.set_tracker_param("size_lr", "1.5").is_err());
         c.set_tracker_param("size_lr", "0.25").unwrap();
         assert_eq!(c.tracker.size_lr, 0.25);
+    }
+
+    #[test]
+    fn template_metric_must_be_square_over_the_channels() {
+        let with = |metric: &str| {
+            ModelConfig::from_json(&SIDECAR.replacen(
+                '{',
+                &format!("{{\"template_metric\": {metric},"),
+                1,
+            ))
+        };
+        let row = format!("[{}]", vec!["0.5"; 40].join(","));
+        let square = format!("[{}]", vec![row.as_str(); 40].join(","));
+        assert_eq!(with(&square).unwrap().template_metric.unwrap()[39][39], 0.5);
+        let short = format!("[{}]", vec![row.as_str(); 39].join(","));
+        let err = with(&short).unwrap_err().to_string();
+        assert!(
+            err.contains("template_metric must be 40 rows of 40"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -189,10 +189,12 @@ fn bad_models() {
     write(&sidecar.replace("\"input\"", "\"image\""), &onnx);
     assert_fails(&track(&model), 1, "does not match its sidecar");
     assert_fails(&track(&model), 1, "no input named \"image\"");
-    write(
-        &sidecar.replace("\"channels\": 40", "\"channels\": 64"),
-        &onnx,
-    );
+    let wider = sidecar.replace("\"channels\": 40", "\"channels\": 64");
+    write(&wider, &onnx);
+    assert_fails(&track(&model), 1, "template_metric must be 64 rows of 64");
+    let mut unmixed: serde_json::Value = serde_json::from_str(&wider).unwrap();
+    unmixed.as_object_mut().unwrap().remove("template_metric");
+    write(&unmixed.to_string(), &onnx);
     assert_fails(&track(&model), 1, "the sidecar says [1, 64, 16, 16]");
     write(&sidecar.replace("\"total_stride\": 8,", ""), &onnx);
     assert_fails(&track(&model), 1, "missing field `total_stride`");

@@ -280,7 +280,13 @@ impl Tracker {
                         (size.0 * cells_per_pixel, size.1 * cells_per_pixel),
                     );
                 }
-                template
+                match (
+                    &self.model.template_metric,
+                    self.model.tracker.learned_metric,
+                ) {
+                    (Some(metric), true) => mix_channels(metric, &template),
+                    _ => template,
+                }
             })
             .collect())
     }
@@ -806,6 +812,19 @@ fn mask_to_box(template: &mut Array3<f32>, cells: (f64, f64)) {
     }
 }
 
+/// `metric x` for each cell's channel vector of `features` [C, H, W] (`metric`: C rows of C).
+fn mix_channels(metric: &[Vec<f32>], features: &Array3<f32>) -> Array3<f32> {
+    let (channels, rows, cols) = features.dim();
+    let flat = features
+        .to_shape((channels, rows * cols))
+        .expect("a [C, H, W] array reshapes to [C, H x W]");
+    let matrix = Array2::from_shape_fn((channels, channels), |(i, j)| metric[i][j]);
+    matrix
+        .dot(&flat)
+        .into_shape_with_order((channels, rows, cols))
+        .expect("the product keeps [C, H x W]")
+}
+
 /// A fused response value as a confidence in 0..1 (see [`Track::score`]).
 fn confidence(fused: f32) -> f32 {
     fused.clamp(0.0, 1.0)
@@ -867,6 +886,14 @@ mod tests {
         let mut full = Array3::<f32>::ones((1, 8, 8));
         mask_to_box(&mut full, (8.0, 8.0));
         assert!(full.iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn the_metric_mixes_channels_row_by_output_channel() {
+        // Output channel 0 takes input channel 1 and output 1 the sum of both: row c is output channel c.
+        let features = Array3::from_shape_fn((2, 1, 2), |(c, _, j)| (10 * c + j) as f32);
+        let mixed = mix_channels(&[vec![0.0, 1.0], vec![1.0, 1.0]], &features);
+        assert_eq!(mixed.as_slice().unwrap(), &[10.0, 11.0, 10.0, 12.0]);
     }
 
     #[test]
