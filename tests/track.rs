@@ -377,8 +377,8 @@ fn target_that_leaves_is_reported_lost_and_reacquired() {
     // 0.7 here and the blob background at most 0.35. The sidecars' thresholds are lower (set on dev, where
     // declaring a visible target lost costs more than noticing a vanished one late; docs/confidence.md). With the
     // target model on, a re-detection must also be verified by it. The template alone runs on the plain dot
-    // product: with the learned metric (trained on real footage) it matches this clip's blob target back only 84
-    // frames after its return (frame 184) under these thresholds; with the target model it is back within 15.
+    // product: with the learned metric (trained on real footage) it matches this clip's blob target back only 82
+    // frames after its return (frame 182) under these thresholds; with the target model it is back within 15.
     let thresholds = [
         "uncertain_below=0.5",
         "lost_below=0.45",
