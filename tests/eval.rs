@@ -285,3 +285,77 @@ fn bench_json_prints_every_stage() {
     assert!(r["fps"].as_f64().unwrap() > 0.0);
     assert!(r["latency"].is_null(), "a file is not live");
 }
+
+/// A folder with several targets (`groundtruth_rect.1.txt`, `.2.txt`, as OTB's Jogging) is scored as one
+/// sequence per target, `<folder>-1`, `<folder>-2`, by `eval` (which tracks each from its own first box) and by
+/// `score` (which reads `<folder>-1.txt`, ...).
+#[test]
+fn each_target_of_a_folder_is_its_own_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (pair, truth) = generated_clip(&data, "pair", small_spec(12, 5));
+    // Target 1 is the clip's target; target 2 a patch of the background, 1-based and still for 12 frames.
+    std::fs::rename(&truth, pair.join("groundtruth_rect.1.txt")).unwrap();
+    std::fs::write(
+        pair.join("groundtruth_rect.2.txt"),
+        "11,11,30,30\n".repeat(12),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let out = run(&[
+        "eval",
+        data.to_str().unwrap(),
+        "--tracker",
+        "siamfc",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = json(&results.join("report.json"));
+    let sequences = r["trackers"][0]["sequences"].as_array().unwrap();
+    let names: Vec<&str> = sequences
+        .iter()
+        .map(|s| s["sequence"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pair-1", "pair-2"]);
+    for (name, first) in [
+        ("pair-1", None),
+        ("pair-2", Some("11.00,11.00,30.00,30.00")),
+    ] {
+        let text =
+            std::fs::read_to_string(results.join("siamfc").join(format!("{name}.txt"))).unwrap();
+        assert_eq!(text.lines().count(), 12, "{name}");
+        if let Some(first) = first {
+            assert_eq!(
+                text.lines().next().unwrap(),
+                first,
+                "each target starts from its own box"
+            );
+        }
+    }
+    // Both are easy: the clip's target, and a background patch that never moves.
+    for s in sequences {
+        assert!(s["auc"].as_f64().unwrap() > 0.4, "{s}");
+    }
+
+    // `score` pairs each target's results file with its own truth (hand-written results).
+    let hand = dir.path().join("hand");
+    std::fs::create_dir_all(&hand).unwrap();
+    let one = std::fs::read_to_string(pair.join("groundtruth_rect.1.txt")).unwrap();
+    std::fs::write(hand.join("pair-1.txt"), &one).unwrap();
+    std::fs::write(hand.join("pair-2.txt"), "41,11,30,30\n".repeat(12)).unwrap();
+    let report = dir.path().join("score.json");
+    let out = run(&[
+        "score",
+        data.to_str().unwrap(),
+        hand.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let t = &json(&report)["trackers"][0];
+    // pair-1: its own truth, IoU 1 on every frame (20 of 21 thresholds). pair-2: 30 px right of a 30x30 box,
+    // IoU 0 (0 thresholds).
+    assert!(close(&t["sequences"][0]["auc"], 20.0 / 21.0));
+    assert!(close(&t["sequences"][1]["auc"], 0.0));
+}

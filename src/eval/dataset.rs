@@ -10,6 +10,10 @@
 //! absence, or any box without positive width and height) marks a frame without a valid box: trackers still run
 //! on it but it is not scored. The dataset folder may hold a `list.txt` naming its sequences, one per line;
 //! without one every sub-folder is a sequence.
+//!
+//! An OTB folder with several targets (OTB's Jogging and Skating2) holds `groundtruth_rect.1.txt`,
+//! `groundtruth_rect.2.txt`, ... instead of `groundtruth_rect.txt`: each target is scored as its own sequence,
+//! `<folder>-1`, `<folder>-2`, ... (the names OTB's toolkit gives them), on the folder's frames.
 
 use crate::bbox::{parse_annotation, BBox};
 use crate::sources::list_images;
@@ -34,20 +38,36 @@ pub struct Sequence {
 }
 
 impl Sequence {
-    /// Reads the sequence in `dir`; the errors name the sequence.
+    /// Reads the single-target sequence in `dir`; the errors name the sequence.
     pub fn load(dir: &Path) -> Result<Self> {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string());
-        Self::load_inner(dir, &name).with_context(|| format!("sequence {name}"))
+        let name = folder_name(dir);
+        Self::load_inner(dir, &name, None).with_context(|| format!("sequence {name}"))
     }
 
-    fn load_inner(dir: &Path, name: &str) -> Result<Self> {
+    /// Reads every target's sequence in `dir`: the folder's one sequence, or one per numbered OTB ground-truth
+    /// file (see the module's notes). The errors name the sequence.
+    pub fn load_targets(dir: &Path) -> Result<Vec<Self>> {
+        let name = folder_name(dir);
+        let targets = numbered_truth_files(dir).with_context(|| format!("sequence {name}"))?;
+        if targets.is_empty() {
+            return Ok(vec![Self::load(dir)?]);
+        }
+        targets
+            .into_iter()
+            .map(|(number, path)| {
+                let name = format!("{name}-{number}");
+                Self::load_inner(dir, &name, Some(&path))
+                    .with_context(|| format!("sequence {name}"))
+            })
+            .collect()
+    }
+
+    /// `truth`: an OTB ground-truth file to read instead of the folder's own.
+    fn load_inner(dir: &Path, name: &str, truth: Option<&Path>) -> Result<Self> {
         if !dir.is_dir() {
             bail!("folder {} not found", dir.display());
         }
-        let otb = dir.join("groundtruth_rect.txt");
+        let otb = truth.map_or_else(|| dir.join("groundtruth_rect.txt"), Path::to_path_buf);
         let other = dir.join("groundtruth.txt");
         let (truth_path, one_based, frame_dirs) = if otb.is_file() {
             (otb, true, vec![dir.join("img"), dir.to_path_buf()])
@@ -100,6 +120,45 @@ impl Sequence {
     pub fn init_frame(&self) -> Option<usize> {
         self.truth.iter().position(Option::is_some)
     }
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
+/// The numbered OTB ground-truth files `groundtruth_rect.<n>.txt` of a folder without `groundtruth_rect.txt`, by
+/// number; empty when there are none (or the folder is unreadable: the single-sequence reader then says why).
+fn numbered_truth_files(dir: &Path) -> Result<Vec<(u32, PathBuf)>> {
+    if dir.join("groundtruth_rect.txt").is_file() {
+        return Ok(Vec::new());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<(u32, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let number = name
+                .strip_prefix("groundtruth_rect.")?
+                .strip_suffix(".txt")?
+                .parse()
+                .ok()?;
+            Some((number, e.path()))
+        })
+        .collect();
+    files.sort();
+    if let Some(w) = files.windows(2).find(|w| w[0].0 == w[1].0) {
+        bail!(
+            "two ground-truth files for target {}: {} and {}",
+            w[0].0,
+            w[0].1.display(),
+            w[1].1.display()
+        );
+    }
+    Ok(files)
 }
 
 /// Ground truth of one file (0-based), and whether it held 8-value polygons. Blank lines are skipped.

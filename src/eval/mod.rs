@@ -234,47 +234,20 @@ pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
     let bar = progress_bar(names.len(), opts.progress);
     for name in &names {
         bar.set_message(name.clone());
-        let outcome = Sequence::load(&opts.dataset.join(name)).and_then(|seq| {
-            run_sequence(&seq, &mut runners).with_context(|| format!("sequence {name}"))?;
-            Ok(seq)
+        let outcome = Sequence::load_targets(&opts.dataset.join(name)).and_then(|targets| {
+            for seq in &targets {
+                run_sequence(seq, &mut runners)
+                    .with_context(|| format!("sequence {}", seq.name))?;
+                record_sequence(seq, &runners, &mut results, &opts.results_dir, &bar)?;
+            }
+            Ok(())
         });
-        let seq = match outcome {
-            Ok(seq) => seq,
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {e:#}"));
-                failures.push(Failure {
-                    sequence: name.clone(),
-                    tracker: None,
-                    error: format!("{e:#}"),
-                });
-                bar.inc(1);
-                continue;
-            }
-        };
-        for (r, out) in runners.iter().zip(results.iter_mut()) {
-            if let Some(error) = &r.first_error {
-                bar.suspend(|| {
-                    eprintln!(
-                        "warning: {} on {name}: {} frame(s) failed, the previous box was reported; first: {error}",
-                        r.kind.name(),
-                        r.errors
-                    )
-                });
-            }
-            let file = opts
-                .results_dir
-                .join(r.kind.name())
-                .join(format!("{name}.txt"));
-            write_results(&file, &r.boxes)?;
-            let pred: Vec<Option<BBox>> = r.boxes.iter().copied().map(Some).collect();
-            let score =
-                metrics::score(&pred, &seq.truth).with_context(|| format!("sequence {name}"))?;
-            out.push(SequenceResult {
+        if let Err(e) = outcome {
+            bar.suspend(|| eprintln!("error: {e:#}"));
+            failures.push(Failure {
                 sequence: name.clone(),
-                frames: seq.frames.len(),
-                score,
-                timing: Some(r.timing),
-                tracker_errors: r.errors,
+                tracker: None,
+                error: format!("{e:#}"),
             });
         }
         bar.inc(1);
@@ -293,6 +266,41 @@ pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
         &opts.report,
         &opts.plots_dir,
     )
+}
+
+/// Writes each runner's result file for `seq` (just run) and scores it.
+fn record_sequence(
+    seq: &Sequence,
+    runners: &[Runner],
+    results: &mut [Vec<SequenceResult>],
+    results_dir: &Path,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let name = &seq.name;
+    for (r, out) in runners.iter().zip(results.iter_mut()) {
+        if let Some(error) = &r.first_error {
+            bar.suspend(|| {
+                eprintln!(
+                    "warning: {} on {name}: {} frame(s) failed, the previous box was reported; first: {error}",
+                    r.kind.name(),
+                    r.errors
+                )
+            });
+        }
+        let file = results_dir.join(r.kind.name()).join(format!("{name}.txt"));
+        write_results(&file, &r.boxes)?;
+        let pred: Vec<Option<BBox>> = r.boxes.iter().copied().map(Some).collect();
+        let score =
+            metrics::score(&pred, &seq.truth).with_context(|| format!("sequence {name}"))?;
+        out.push(SequenceResult {
+            sequence: name.clone(),
+            frames: seq.frames.len(),
+            score,
+            timing: Some(r.timing),
+            tracker_errors: r.errors,
+        });
+    }
+    Ok(())
 }
 
 /// Scores existing result files against the dataset's ground truth, writes the report and the plots.
@@ -320,8 +328,8 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
     let mut results: Vec<Vec<SequenceResult>> = vec![Vec::new(); trackers.len()];
     let mut failures = Vec::new();
     for name in &names {
-        let seq = match Sequence::load(&opts.dataset.join(name)) {
-            Ok(seq) => seq,
+        let targets = match Sequence::load_targets(&opts.dataset.join(name)) {
+            Ok(targets) => targets,
             Err(e) => {
                 eprintln!("error: {e:#}");
                 failures.push(Failure {
@@ -332,26 +340,32 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
                 continue;
             }
         };
-        for ((tracker, dir), out) in trackers.iter().zip(&opts.results).zip(results.iter_mut()) {
-            let file = dir.join(format!("{name}.txt"));
-            let scored = read_results(&file)
-                .and_then(|pred| metrics::score(&pred, &seq.truth))
-                .with_context(|| format!("sequence {name}, {tracker} results {}", file.display()));
-            match scored {
-                Ok(score) => out.push(SequenceResult {
-                    sequence: name.clone(),
-                    frames: seq.frames.len(),
-                    score,
-                    timing: None,
-                    tracker_errors: 0,
-                }),
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    failures.push(Failure {
-                        sequence: name.clone(),
-                        tracker: Some(tracker.clone()),
-                        error: format!("{e:#}"),
+        for seq in &targets {
+            let name = &seq.name;
+            for ((tracker, dir), out) in trackers.iter().zip(&opts.results).zip(results.iter_mut())
+            {
+                let file = dir.join(format!("{name}.txt"));
+                let scored = read_results(&file)
+                    .and_then(|pred| metrics::score(&pred, &seq.truth))
+                    .with_context(|| {
+                        format!("sequence {name}, {tracker} results {}", file.display())
                     });
+                match scored {
+                    Ok(score) => out.push(SequenceResult {
+                        sequence: name.clone(),
+                        frames: seq.frames.len(),
+                        score,
+                        timing: None,
+                        tracker_errors: 0,
+                    }),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failures.push(Failure {
+                            sequence: name.clone(),
+                            tracker: Some(tracker.clone()),
+                            error: format!("{e:#}"),
+                        });
+                    }
                 }
             }
         }
