@@ -35,4 +35,4 @@ pub mod xcorr;
 pub use bbox::BBox;
 pub use config::{ModelConfig, TrackerParams};
 pub use model::{Device, EncoderOptions};
-pub use tracker::{Track, TrackState, Tracker};
+pub use tracker::{MultiTracker, Track, TrackState, Tracker};

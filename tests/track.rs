@@ -476,3 +476,87 @@ fn the_scale_vote_alone_follows_the_target_size() {
         "mean |log side ratio| {voted:.3} with the vote, {fixed:.3} without"
     );
 }
+
+/// The frames of three generated clips side by side (320 px each, different seeds): three moving targets, each
+/// in its own third, and each target's truth in the joined frame.
+struct Triptych {
+    clips: Vec<siamtrack::synth::Clip>,
+}
+
+impl Triptych {
+    fn new(frames: usize) -> Self {
+        let clips = (0..3)
+            .map(|k| siamtrack::synth::Clip::new(small_spec(frames, 21 + k)).unwrap())
+            .collect();
+        Self { clips }
+    }
+
+    fn frame(&self, index: usize) -> opencv::core::Mat {
+        let parts: opencv::core::Vector<opencv::core::Mat> =
+            self.clips.iter().map(|c| c.frame(index).unwrap()).collect();
+        let mut joined = opencv::core::Mat::default();
+        opencv::core::hconcat(&parts, &mut joined).unwrap();
+        joined
+    }
+
+    fn truth(&self, target: usize, index: usize) -> Option<BBox> {
+        let clip = &self.clips[target];
+        let offset = (target as i32 * clip.spec().width) as f64;
+        clip.truth(index)
+            .map(|b| BBox::new(b.x + offset, b.y, b.w, b.h))
+    }
+}
+
+fn shipped_model() -> siamtrack::ModelConfig {
+    let path = siamtrack::paths::find_shipped(siamtrack::config::DEFAULT_MODEL).unwrap();
+    siamtrack::ModelConfig::load(path).unwrap()
+}
+
+/// Three targets in one `MultiTracker`: ids in the order added, one track per target per frame, each following
+/// its own target (the held targets' crops go through the encoder as one batch).
+#[test]
+fn multi_tracker_follows_each_target_under_its_id() {
+    let frames = 60;
+    let clip = Triptych::new(frames);
+    let options = siamtrack::EncoderOptions::default();
+    let mut multi = siamtrack::MultiTracker::new(&shipped_model(), &options).unwrap();
+    let first = clip.frame(0);
+    let ids: Vec<usize> = (0..3)
+        .map(|k| multi.add(&first, clip.truth(k, 0).unwrap()).unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let mut boxes: Vec<Vec<BBox>> = (0..3).map(|k| vec![clip.truth(k, 0).unwrap()]).collect();
+    for i in 1..frames {
+        let tracks = multi.update(&clip.frame(i)).unwrap();
+        assert_eq!(tracks.len(), 3);
+        for (k, track) in tracks.iter().enumerate() {
+            boxes[k].push(track.bbox);
+        }
+    }
+    for (k, b) in boxes.iter().enumerate() {
+        let truth: Vec<_> = (0..frames).map(|i| clip.truth(k, i)).collect();
+        let iou = mean_iou(b, &truth);
+        assert!(iou > MIN_MEAN_IOU, "target {}: mean IoU {iou:.3}", k + 1);
+    }
+}
+
+/// With one target, the `MultiTracker` is the `Tracker`: the same tracks, frame by frame.
+#[test]
+fn multi_tracker_with_one_target_tracks_as_the_tracker() {
+    let frames = 40;
+    let clip = siamtrack::synth::Clip::new(small_spec(frames, 11)).unwrap();
+    let (model, options) = (shipped_model(), siamtrack::EncoderOptions::default());
+    let mut single = siamtrack::Tracker::new(&model, &options).unwrap();
+    let mut multi = siamtrack::MultiTracker::new(&model, &options).unwrap();
+    let first = clip.frame(0).unwrap();
+    single.init(&first, clip.truth(0).unwrap()).unwrap();
+    multi.add(&first, clip.truth(0).unwrap()).unwrap();
+    for i in 1..frames {
+        let frame = clip.frame(i).unwrap();
+        assert_eq!(
+            multi.update(&frame).unwrap(),
+            [single.update(&frame).unwrap()],
+            "frame {i}"
+        );
+    }
+}

@@ -5,12 +5,14 @@
 //! the scale filter refines (or, with several scaled search crops, the best-matching crop's scale decides).
 
 mod colour;
+mod multi;
 mod recovery;
 mod scale;
 mod siamese;
 mod target_model;
 
 use colour::{ColourModel, CropBox};
+pub use multi::MultiTracker;
 use recovery::ScanGeometry;
 pub use scale::{ScaleFilter, ScaleParams};
 pub use siamese::{Motion, PeakLocator, ScaleVote};
@@ -26,7 +28,19 @@ use ndarray::{s, Array2, Array3, Array4, ArrayView2};
 use opencv::core::{Mat, CV_8UC3};
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// One encoder for several trackers (see [`MultiTracker`]); each run holds the lock.
+pub(crate) type SharedEncoder = Arc<Mutex<Encoder>>;
+
+/// Runs the shared encoder on a batch.
+fn embed(encoder: &SharedEncoder, batch: &Array4<f32>) -> Result<Array4<f32>> {
+    encoder
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the encoder's lock was poisoned by a panic"))?
+        .embed(batch)
+}
 
 /// The tracker's answer for one frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,7 +83,8 @@ pub struct StageTimings {
 
 pub struct Tracker {
     model: ModelConfig,
-    encoder: Encoder,
+    /// Shared with the other targets' trackers of a [`MultiTracker`].
+    encoder: SharedEncoder,
     box_head: Option<BoxHead>,
     /// Reads the maps of full search crops, and of the smaller crops of a target held with confidence.
     locator: PeakLocator,
@@ -152,6 +167,14 @@ impl Responses {
     }
 }
 
+/// The search crops of a frame's step: (centre, side in frame pixels) each, resized to `size` pixels; `search_side`
+/// is the nominal side the crops' scale factors multiply.
+pub(crate) struct SearchPlan {
+    pub(crate) crops: Vec<((f64, f64), f64)>,
+    pub(crate) size: u32,
+    search_side: f64,
+}
+
 /// Search crops through the encoder: their features and the Siamese correlation map of each.
 struct Embedded {
     features: Array4<f32>,
@@ -204,9 +227,19 @@ impl TargetState {
 impl Tracker {
     /// Loads the model's encoder; the tracker is ready for [`Tracker::init`].
     pub fn new(model: &ModelConfig, options: &EncoderOptions) -> Result<Self> {
+        let encoder = Arc::new(Mutex::new(Encoder::load(model, options)?));
+        Self::with_encoder(model, encoder, options)
+    }
+
+    /// A tracker that runs `encoder` (loaded for `model`), shared with other trackers.
+    pub(crate) fn with_encoder(
+        model: &ModelConfig,
+        encoder: SharedEncoder,
+        options: &EncoderOptions,
+    ) -> Result<Self> {
         Ok(Self {
             model: model.clone(),
-            encoder: Encoder::load(model, options)?,
+            encoder,
             box_head: BoxHead::load(model, options)?,
             locator: PeakLocator::new(model, model.search_size),
             confident_locator: PeakLocator::new(model, model.confident_search_size()),
@@ -263,7 +296,7 @@ impl Tracker {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let features = self.encoder.embed(&to_tensor(&crops, &self.model)?)?;
+        let features = embed(&self.encoder, &to_tensor(&crops, &self.model)?)?;
         let k = self.model.template_window();
         let start = (self.model.template_feature_size - k) / 2;
         Ok(growths
@@ -484,19 +517,57 @@ impl Tracker {
     /// around it (reported `lost`), and a search region grows frame by frame up to a scan of the whole frame, until
     /// the target matches again with `recover_above` confidence, in the scan or where the box is.
     pub fn update(&mut self, frame: &Mat) -> Result<Track> {
+        self.update_lost_scanning(frame, true)
+    }
+
+    /// [`Tracker::update`]; `scan`: whether a lost target's recovery scan may take this frame's step (a
+    /// [`MultiTracker`] shares the scan between its lost targets).
+    pub(crate) fn update_lost_scanning(&mut self, frame: &Mat, scan: bool) -> Result<Track> {
+        let lost = self.begin(frame)?;
+        let (next, score) = if lost {
+            self.follow_lost(frame, scan)?
+        } else {
+            self.follow(frame)?
+        };
+        Ok(self.conclude(next, score, lost))
+    }
+
+    /// The update of a held target whose search crops ([`Tracker::search_plan`]) were embedded by the caller,
+    /// in a batch with other trackers' (`timings`: this tracker's share of cutting and embedding them).
+    pub(crate) fn update_embedded(
+        &mut self,
+        frame: &Mat,
+        plan: &SearchPlan,
+        (features, crops): (Array4<f32>, Vec<Mat>),
+        timings: StageTimings,
+    ) -> Result<Track> {
+        let lost = self.begin(frame)?;
+        ensure!(!lost, "a lost target's update makes its own encoder calls");
+        self.timings = timings;
+        let embedded = self.correlate_features(features, crops);
+        let (next, score) = self.follow_embedded(frame, plan, embedded)?;
+        Ok(self.conclude(next, score, lost))
+    }
+
+    /// Whether the target is lost (a held target's search crops may be embedded by the caller).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.target.as_ref().is_some_and(|t| t.lost_frames > 0)
+    }
+
+    /// Checks the frame and that the tracker was initialised, and resets the timings; whether the target is lost.
+    fn begin(&mut self, frame: &Mat) -> Result<bool> {
         check_frame(frame)?;
         self.timings = StageTimings::default();
         let Some(target) = &self.target else {
             bail!("Tracker::update called before Tracker::init");
         };
-        let lost = target.lost_frames > 0;
-        let (next, score) = if lost {
-            self.follow_lost(frame)?
-        } else {
-            self.follow(frame)?
-        };
+        Ok(target.lost_frames > 0)
+    }
+
+    /// The frame's outcome from the new state found (if any) and its score: the box, the weak and lost counts.
+    fn conclude(&mut self, next: Option<TargetState>, score: f32, lost: bool) -> Track {
         let p = &self.model.tracker;
-        let target = self.target.as_mut().expect("checked above");
+        let target = self.target.as_mut().expect("checked by begin");
         let found = lost || score as f64 >= p.lost_below;
         match next {
             Some(next) if found => {
@@ -527,26 +598,49 @@ impl Tracker {
             (0, _) => TrackState::Uncertain,
             _ => TrackState::Lost,
         };
-        self.target.as_mut().expect("checked above").confident = state == TrackState::Tracking;
-        Ok(Track { bbox, score, state })
+        self.target.as_mut().expect("checked by begin").confident = state == TrackState::Tracking;
+        Track { bbox, score, state }
+    }
+
+    /// The search crops of the next frame: SiamFC's scales around the last position, of the confident size after
+    /// a `tracking` frame.
+    pub(crate) fn search_plan(&self) -> SearchPlan {
+        let target = self.target.as_ref().expect("initialised");
+        let crop_size = match target.confident {
+            true => self.model.confident_search_size(),
+            false => self.model.search_size,
+        };
+        let search_side = self.search_side(target.state.size, crop_size);
+        let crops = self
+            .locator
+            .scale_factors()
+            .iter()
+            .map(|f| (target.state.center, search_side * f))
+            .collect();
+        SearchPlan {
+            crops,
+            size: crop_size,
+            search_side,
+        }
     }
 
     /// SiamFC's step: a few scales around the last position. `None` for broken (NaN) output.
     fn follow(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
+        let plan = self.search_plan();
+        let embedded = self.correlate(frame, &plan.crops, plan.size)?;
+        self.follow_embedded(frame, &plan, embedded)
+    }
+
+    /// [`Tracker::follow`] once the plan's crops are embedded.
+    fn follow_embedded(
+        &mut self,
+        frame: &Mat,
+        plan: &SearchPlan,
+        embedded: Embedded,
+    ) -> Result<(Option<TargetState>, f32)> {
         let target = self.target.as_ref().expect("initialised");
         let (state, confident) = (target.state.clone(), target.confident);
-        let crop_size = match confident {
-            true => self.model.confident_search_size(),
-            false => self.model.search_size,
-        };
-        let search_side = self.search_side(state.size, crop_size);
-        let crops: Vec<_> = self
-            .locator
-            .scale_factors()
-            .iter()
-            .map(|f| (state.center, search_side * f))
-            .collect();
-        let embedded = self.correlate(frame, &crops, crop_size)?;
+        let (crops, crop_size, search_side) = (&plan.crops, plan.size, plan.search_side);
         let located = Instant::now();
         let windows: Vec<(f64, f64)> = crops
             .iter()
@@ -665,11 +759,14 @@ impl Tracker {
     /// only MotorRolling higher, by 0.002) and on `train/` (bike1, wakeboard4; none higher); the scan still takes
     /// the target back when it matches better elsewhere. Returns the new state when the target is found again, by
     /// the scan or where the box is.
-    fn follow_lost(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
+    /// `scan`: whether the recovery scan takes a step this frame.
+    fn follow_lost(&mut self, frame: &Mat, scan: bool) -> Result<(Option<TargetState>, f32)> {
         let (local, local_score) = self.follow(frame)?;
-        let (scanned, scan_score) = self.recover(frame)?;
-        if scanned.is_some() {
-            return Ok((scanned, scan_score));
+        if scan {
+            let (scanned, scan_score) = self.recover(frame)?;
+            if scanned.is_some() {
+                return Ok((scanned, scan_score));
+            }
         }
         if local_score as f64 >= self.model.tracker.recover_above {
             return Ok((local, local_score));
@@ -768,30 +865,61 @@ impl Tracker {
         crops: &[((f64, f64), f64)],
         size: u32,
     ) -> Result<Embedded> {
+        let (features, images, timings) = embed_crops(
+            &self.model,
+            &self.encoder,
+            &mut self.input,
+            frame,
+            crops,
+            size,
+        )?;
+        self.timings.crop_ms += timings.crop_ms;
+        self.timings.encoder_ms += timings.encoder_ms;
+        Ok(self.correlate_features(features, images))
+    }
+
+    /// The template correlated over each crop's features (`images`: the crops themselves). Records locate time.
+    fn correlate_features(&mut self, features: Array4<f32>, images: Vec<Mat>) -> Embedded {
         let started = Instant::now();
-        let pad = mean_colour(frame)?;
-        let out = size as i32;
-        let images = crops
-            .iter()
-            .map(|&(centre, side)| crop_square(frame, centre, side, out, pad))
-            .collect::<Result<Vec<_>>>()?;
-        fill_tensor(&images, &self.model, &mut self.input)?;
-        let cropped = Instant::now();
-        let features = self.encoder.embed(&self.input)?;
-        let encoded = Instant::now();
         let template = &self.target.as_ref().expect("initialised").template;
         let raw = (0..images.len())
             .map(|k| xcorr(template.view(), features.slice(s![k, .., .., ..])))
             .collect();
-        self.timings.crop_ms += (cropped - started).as_secs_f64() * 1000.0;
-        self.timings.encoder_ms += (encoded - cropped).as_secs_f64() * 1000.0;
-        self.timings.locate_ms += encoded.elapsed().as_secs_f64() * 1000.0;
-        Ok(Embedded {
+        self.timings.locate_ms += started.elapsed().as_secs_f64() * 1000.0;
+        Embedded {
             raw,
             features,
             crops: images,
-        })
+        }
     }
+}
+
+/// Cuts square crops (centre, side in frame pixels) out of `frame`, each resized to `size` pixels, and embeds
+/// them in one batch (through `input`, reused): their features, the crops, and the time each step took.
+pub(crate) fn embed_crops(
+    model: &ModelConfig,
+    encoder: &SharedEncoder,
+    input: &mut Array4<f32>,
+    frame: &Mat,
+    crops: &[((f64, f64), f64)],
+    size: u32,
+) -> Result<(Array4<f32>, Vec<Mat>, StageTimings)> {
+    let started = Instant::now();
+    let pad = mean_colour(frame)?;
+    let out = size as i32;
+    let images = crops
+        .iter()
+        .map(|&(centre, side)| crop_square(frame, centre, side, out, pad))
+        .collect::<Result<Vec<_>>>()?;
+    fill_tensor(&images, model, input)?;
+    let cropped = Instant::now();
+    let features = embed(encoder, input)?;
+    let timings = StageTimings {
+        crop_ms: (cropped - started).as_secs_f64() * 1000.0,
+        encoder_ms: cropped.elapsed().as_secs_f64() * 1000.0,
+        locate_ms: 0.0,
+    };
+    Ok((features, images, timings))
 }
 
 /// Scales each cell of a centred template window [channels, k, k] by the share of it that a centred box of

@@ -1,0 +1,138 @@
+//! Several targets in one pass: one encoder for all, the held targets' search crops embedded together (one batch
+//! per crop size), and everything after the encoder per target, each a [`Tracker`] of its own (template, online
+//! models, confidence, lost state and recovery).
+
+use super::{embed_crops, SearchPlan, SharedEncoder, StageTimings, Track, Tracker};
+use crate::bbox::BBox;
+use crate::config::ModelConfig;
+use crate::model::{Encoder, EncoderOptions};
+use anyhow::{ensure, Result};
+use ndarray::{s, Array4};
+use opencv::core::Mat;
+use std::sync::{Arc, Mutex};
+
+pub struct MultiTracker {
+    model: ModelConfig,
+    options: EncoderOptions,
+    encoder: SharedEncoder,
+    /// Target k has id k + 1.
+    targets: Vec<Tracker>,
+    /// The batch's encoder input, reused from frame to frame.
+    input: Array4<f32>,
+    /// Turns of the recovery scan: one lost target takes a scan step per frame, in turn, so that lost targets
+    /// together cost what one does (the scan's per-frame budget).
+    scan_turn: usize,
+    timings: StageTimings,
+}
+
+impl MultiTracker {
+    /// Loads the model's encoder, shared by every target; targets come with [`MultiTracker::add`].
+    pub fn new(model: &ModelConfig, options: &EncoderOptions) -> Result<Self> {
+        Ok(Self {
+            model: model.clone(),
+            options: options.clone(),
+            encoder: Arc::new(Mutex::new(Encoder::load(model, options)?)),
+            targets: Vec::new(),
+            input: Array4::zeros((0, 3, 0, 0)),
+            scan_turn: 0,
+            timings: StageTimings::default(),
+        })
+    }
+
+    /// Starts tracking the target inside `bbox` (0-based pixels) on `frame` (8-bit BGR); returns its id (1, 2, ...
+    /// in the order the targets were added).
+    pub fn add(&mut self, frame: &Mat, bbox: BBox) -> Result<usize> {
+        let mut tracker = Tracker::with_encoder(&self.model, self.encoder.clone(), &self.options)?;
+        tracker.init(frame, bbox)?;
+        self.targets.push(tracker);
+        Ok(self.targets.len())
+    }
+
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// Where the time of the last [`MultiTracker::update`] went, summed over the targets.
+    pub fn last_timings(&self) -> StageTimings {
+        self.timings
+    }
+
+    /// Locates every target in the next frame; their tracks in id order.
+    pub fn update(&mut self, frame: &Mat) -> Result<Vec<Track>> {
+        ensure!(
+            !self.targets.is_empty(),
+            "MultiTracker::update called before any target was added"
+        );
+        let plans: Vec<Option<SearchPlan>> = self
+            .targets
+            .iter()
+            .map(|t| (!t.is_lost()).then(|| t.search_plan()))
+            .collect();
+        let mut tracks: Vec<Option<Track>> = vec![None; self.targets.len()];
+        let mut sizes: Vec<u32> = plans.iter().flatten().map(|p| p.size).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        for size in sizes {
+            let members: Vec<(usize, &SearchPlan)> = plans
+                .iter()
+                .enumerate()
+                .filter_map(|(k, p)| p.as_ref().filter(|p| p.size == size).map(|p| (k, p)))
+                .collect();
+            let crops: Vec<_> = members
+                .iter()
+                .flat_map(|(_, p)| p.crops.iter().copied())
+                .collect();
+            let (features, images, batch) = embed_crops(
+                &self.model,
+                &self.encoder,
+                &mut self.input,
+                frame,
+                &crops,
+                size,
+            )?;
+            let mut images = images.into_iter();
+            let mut first = 0;
+            for (k, plan) in members {
+                let count = plan.crops.len();
+                let share = count as f64 / crops.len() as f64;
+                let timings = StageTimings {
+                    crop_ms: batch.crop_ms * share,
+                    encoder_ms: batch.encoder_ms * share,
+                    locate_ms: 0.0,
+                };
+                let own = (
+                    features
+                        .slice(s![first..first + count, .., .., ..])
+                        .to_owned(),
+                    images.by_ref().take(count).collect(),
+                );
+                first += count;
+                tracks[k] = Some(self.targets[k].update_embedded(frame, plan, own, timings)?);
+            }
+        }
+        let lost: Vec<usize> = (0..plans.len()).filter(|&k| plans[k].is_none()).collect();
+        if !lost.is_empty() {
+            let scanning = lost[self.scan_turn % lost.len()];
+            self.scan_turn = self.scan_turn.wrapping_add(1);
+            for k in lost {
+                tracks[k] = Some(self.targets[k].update_lost_scanning(frame, k == scanning)?);
+            }
+        }
+        self.timings = self.targets.iter().map(Tracker::last_timings).fold(
+            StageTimings::default(),
+            |sum, t| StageTimings {
+                crop_ms: sum.crop_ms + t.crop_ms,
+                encoder_ms: sum.encoder_ms + t.encoder_ms,
+                locate_ms: sum.locate_ms + t.locate_ms,
+            },
+        );
+        Ok(tracks
+            .into_iter()
+            .map(|t| t.expect("every target was updated"))
+            .collect())
+    }
+}
