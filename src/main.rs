@@ -233,6 +233,10 @@ struct BenchArgs {
     /// Print the statistics as JSON
     #[arg(long)]
     json: bool,
+    /// Track this many copies of the box at once (one `MultiTracker`, the crops in one batch): the cost of
+    /// several targets
+    #[arg(long, default_value_t = 1)]
+    targets: usize,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -464,6 +468,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
             encoder,
             max_frames: args.max_frames,
             warmup: args.warmup,
+            targets: args.targets,
         },
         &STOP,
     )?;

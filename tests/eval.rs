@@ -284,6 +284,28 @@ fn bench_json_prints_every_stage() {
     }
     assert!(r["fps"].as_f64().unwrap() > 0.0);
     assert!(r["latency"].is_null(), "a file is not live");
+    assert_eq!(r["targets"], 1);
+
+    // Several targets at once: the same statistics, for one MultiTracker update of all of them.
+    let bench = |targets: &str| {
+        run(&[
+            "bench",
+            clip.to_str().unwrap(),
+            "--init-gt",
+            truth.to_str().unwrap(),
+            "--json",
+            "--targets",
+            targets,
+        ])
+    };
+    let out = bench("3");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["targets"], 3);
+    assert_eq!(r["frames"], 8, "12 frames - init - 3 warm-up");
+    let out = bench("0");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--targets must be 1 to 64, got 0"));
 }
 
 /// A folder with several targets (`groundtruth_rect.1.txt`, `.2.txt`, as OTB's Jogging) is scored as one

@@ -6,7 +6,7 @@ use crate::config::ModelConfig;
 use crate::model::EncoderOptions;
 use crate::sinks::annotate;
 use crate::sources::{Source, SourceSpec};
-use crate::tracker::Tracker;
+use crate::tracker::MultiTracker;
 use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -23,6 +23,9 @@ pub struct BenchOptions {
     pub max_frames: Option<u64>,
     /// Updates left out of the statistics at the start (session warm-up).
     pub warmup: usize,
+    /// Targets tracked at once (copies of `init`, each with all of a target's work), through one
+    /// [`MultiTracker`].
+    pub targets: usize,
 }
 
 /// Mean, median and 95th percentile (nearest rank) of one stage, milliseconds per frame.
@@ -65,9 +68,9 @@ pub struct Stages {
     pub encoder: StageStats,
     /// Cross-correlation, response calibration, peak, box head and box update (`StageTimings::locate_ms`).
     pub locate: StageStats,
-    /// The whole `Tracker::update` call.
+    /// The whole update call (`MultiTracker::update`, all targets).
     pub tracker: StageStats,
-    /// Annotating the frame and writing one CSV log row.
+    /// Annotating the frame and writing a CSV log row per target.
     pub sinks: StageStats,
     /// decode + tracker + sinks.
     pub total: StageStats,
@@ -77,6 +80,7 @@ pub struct Stages {
 pub struct BenchReport {
     pub input: String,
     pub model: String,
+    pub targets: usize,
     pub live: bool,
     /// Frames in the statistics (after the init frame and the warm-up updates).
     pub frames: usize,
@@ -94,8 +98,16 @@ impl BenchReport {
     pub fn table(&self) -> String {
         let s = &self.stages;
         let mut out = format!(
-            "{} on {}: {} frames timed ({} warm-up updates skipped)\n{:<10} {:>9} {:>9} {:>9}\n",
-            self.model, self.input, self.frames, self.warmup, "stage", "mean ms", "median", "p95"
+            "{} on {}, {} target(s): {} frames timed ({} warm-up updates skipped)\n{:<10} {:>9} {:>9} {:>9}\n",
+            self.model,
+            self.input,
+            self.targets,
+            self.frames,
+            self.warmup,
+            "stage",
+            "mean ms",
+            "median",
+            "p95"
         );
         let mut rows = vec![
             ("decode", s.decode),
@@ -131,11 +143,16 @@ fn ms(since: Instant) -> f64 {
 pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> {
     let mut source = Source::open(&opts.source)?;
     let live = opts.source.is_live();
-    let mut tracker = Tracker::new(&opts.model, &opts.encoder)?;
+    if !(1..=64).contains(&opts.targets) {
+        bail!("--targets must be 1 to 64, got {}", opts.targets);
+    }
+    let mut tracker = MultiTracker::new(&opts.model, &opts.encoder)?;
     let Some(first) = source.read()? else {
         bail!("{} holds no frame", opts.source.name());
     };
-    tracker.init(&first.image, opts.init)?;
+    for _ in 0..opts.targets {
+        tracker.add(&first.image, opts.init)?;
+    }
     let log_path = std::env::temp_dir().join(format!("siamtrack-bench-{}.csv", std::process::id()));
     let mut log = TrackLogWriter::create(&log_path, LogFormat::Csv)
         .context("cannot create the bench's temporary log")?;
@@ -151,14 +168,16 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
             };
             let decode = ms(started);
             let tracked = Instant::now();
-            let track = tracker.update(&frame.image)?;
+            let tracks = tracker.update(&frame.image)?;
             let tracker_ms = ms(tracked);
             let latency = ms(frame.captured);
             let timings = tracker.last_timings();
             let sinks_started = Instant::now();
-            let annotated = annotate(&frame.image, &track.bbox, track.score, "bench")?;
+            let annotated = annotate(&frame.image, &tracks[0].bbox, tracks[0].score, "bench")?;
             std::hint::black_box(&annotated);
-            log.write(&LogRecord::new(frame.index, frame.timestamp_ms, &track))?;
+            for track in &tracks {
+                log.write(&LogRecord::new(frame.index, frame.timestamp_ms, track))?;
+            }
             let sinks = ms(sinks_started);
             updates += 1;
             if updates <= opts.warmup {
@@ -201,6 +220,7 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
     Ok(BenchReport {
         input: opts.source.name(),
         model: opts.model.name.clone(),
+        targets: opts.targets,
         live,
         frames,
         warmup: opts.warmup.min(updates),
