@@ -108,13 +108,16 @@ struct TrackArgs {
     /// Camera to track from (index or /dev/video path), instead of INPUT
     #[arg(long, conflicts_with = "input")]
     camera: Option<String>,
-    /// Initial box `x,y,w,h` in 0-based pixels (top-left corner, width, height)
+    /// Initial box `x,y,w,h` in 0-based pixels (top-left corner, width, height); repeat it for several targets,
+    /// numbered 1, 2, ... in the order given
     #[arg(long, value_parser = BBox::parse, conflicts_with_all = ["init_gt", "select"])]
-    bbox: Option<BBox>,
-    /// Initial box from the first valid line of an OTB-style ground-truth file (1-based x,y,w,h)
+    bbox: Vec<BBox>,
+    /// Initial box from the first valid line of an OTB-style ground-truth file (1-based x,y,w,h); repeat it for
+    /// several targets
     #[arg(long, conflicts_with = "select")]
-    init_gt: Option<PathBuf>,
-    /// Drag the initial box with the mouse on the first frame
+    init_gt: Vec<PathBuf>,
+    /// Drag the initial boxes with the mouse on the first frame: Enter or Space adds each box, Enter with no new
+    /// box (or Esc) starts tracking
     #[arg(long)]
     select: bool,
     /// Track log; the format follows the extension (.csv, .jsonl, .txt = OTB) unless --format is given
@@ -282,18 +285,28 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
             .ok_or_else(|| anyhow!("the sample {SAMPLE_VIDEO} is missing"))?;
         let truth = find_shipped(SAMPLE_TRUTH)
             .ok_or_else(|| anyhow!("the sample {SAMPLE_TRUTH} is missing"))?;
-        (SourceSpec::Video(video), args.init_gt.or(Some(truth)))
+        let init_gt = match args.init_gt.is_empty() {
+            true => vec![truth],
+            false => args.init_gt,
+        };
+        (SourceSpec::Video(video), init_gt)
     } else {
         let input = args.camera.or(args.input).expect("one is given");
         (SourceSpec::parse(&input)?, args.init_gt)
     };
-    let init = match (args.bbox, init_gt, args.select) {
-        (Some(b), _, _) => InitBox::Box(b),
-        (None, Some(gt), _) => InitBox::Box(first_truth_box(&gt)?),
-        (None, None, true) => InitBox::Select,
-        (None, None, false) => {
-            bail!("give the initial box with --bbox x,y,w,h, --init-gt FILE or --select")
-        }
+    let init = if !args.bbox.is_empty() {
+        InitBox::Boxes(args.bbox)
+    } else if !init_gt.is_empty() {
+        InitBox::Boxes(
+            init_gt
+                .iter()
+                .map(|gt| first_truth_box(gt))
+                .collect::<Result<_>>()?,
+        )
+    } else if args.select {
+        InitBox::Select
+    } else {
+        bail!("give the initial box with --bbox x,y,w,h, --init-gt FILE or --select")
     };
     let (log, video) = if sample && args.log.is_none() && args.out.is_none() {
         (

@@ -8,7 +8,7 @@ use crate::config::ModelConfig;
 use crate::model::EncoderOptions;
 use crate::sinks::{annotate, AnnotatedVideo, UserAction, Window};
 use crate::sources::{Frame, Source, SourceSpec};
-use crate::tracker::{Track, TrackState, Tracker};
+use crate::tracker::{MultiTracker, Track, TrackState};
 use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
 use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{bounded, unbounded, TrySendError};
@@ -18,11 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How the target is first given.
+/// How the targets are first given; they get ids 1, 2, ... in this order.
 #[derive(Clone, Debug)]
 pub enum InitBox {
-    Box(BBox),
-    /// Drawn with the mouse on the first frame.
+    /// One box per target (at least one).
+    Boxes(Vec<BBox>),
+    /// Drawn with the mouse on the first frame, a drag per target (see [`Window::select`]).
     Select,
 }
 
@@ -57,13 +58,13 @@ pub struct Summary {
     pub frames: u64,
     pub dropped: u64,
     pub seconds: f64,
-    /// Mean time of `Tracker::update`, milliseconds.
+    /// Mean time of an update of all targets, milliseconds.
     pub tracker_ms: f64,
     /// Start-up (not counted in `seconds`), milliseconds: loading the model.
     pub model_load_ms: f64,
     /// Start-up after the model (not counted in `seconds`), milliseconds: opening the source and the outputs,
-    /// reading the first frame and `Tracker::init`, up to the first frame shown or logged (NaN for a box drawn by
-    /// hand, which waits for the user).
+    /// reading the first frame and starting every target, up to the first frame shown or logged (NaN for boxes
+    /// drawn by hand, which wait for the user).
     pub first_frame_ms: f64,
     pub ending: Ending,
     /// An error that ended the run early; everything before it was written.
@@ -82,7 +83,8 @@ impl Summary {
 
 struct Tracked {
     frame: Frame,
-    track: Track,
+    /// One per target, in id order.
+    tracks: Vec<Track>,
     update_ms: f64,
 }
 
@@ -101,13 +103,20 @@ impl Sinks {
     fn consume(&mut self, tracked: &Tracked) -> Result<UserAction> {
         let Tracked {
             frame,
-            track,
+            tracks,
             update_ms,
         } = tracked;
         self.frames += 1;
         self.update_ms_total += update_ms;
         if let Some(log) = &mut self.log {
-            log.write(&LogRecord::new(frame.index, frame.timestamp_ms, track))?;
+            for (k, track) in tracks.iter().enumerate() {
+                log.write(&LogRecord::new(
+                    frame.index,
+                    frame.timestamp_ms,
+                    k + 1,
+                    track,
+                ))?;
+            }
         }
         if let Some(bar) = &self.progress {
             bar.inc(1);
@@ -116,11 +125,19 @@ impl Sinks {
             return Ok(UserAction::None);
         }
         let fps = self.frames as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        let status = format!(
-            "frame {}  score {:.2}  {:.1} fps",
-            frame.index, track.score, fps
-        );
-        let canvas = annotate(&frame.image, &track.bbox, track.score, &status)?;
+        let status = match tracks.as_slice() {
+            [track] => format!(
+                "frame {}  score {:.2}  {:.1} fps",
+                frame.index, track.score, fps
+            ),
+            _ => format!(
+                "frame {}  {} targets  {:.1} fps",
+                frame.index,
+                tracks.len(),
+                fps
+            ),
+        };
+        let canvas = annotate(&frame.image, tracks, &status)?;
         if let Some(video) = &mut self.video {
             video.write(&canvas)?;
         }
@@ -157,17 +174,23 @@ impl Sinks {
 /// Runs a tracking job until the input ends, the user quits or `stop` is raised.
 pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
     let loading = Instant::now();
-    let mut tracker = Tracker::new(&job.model, &job.encoder)?;
+    let mut tracker = MultiTracker::new(&job.model, &job.encoder)?;
     let model_load_ms = loading.elapsed().as_secs_f64() * 1000.0;
     let opening = Instant::now();
     let mut source = Source::open(&job.source)?;
     let live = job.live.unwrap_or_else(|| job.source.is_live());
     let window = job.display.then(|| Window::open("siamtrack")).transpose()?;
-    let log = job
-        .log
-        .as_ref()
-        .map(|(path, format)| TrackLogWriter::create(path, *format))
-        .transpose()?;
+    // Given boxes fix the number of targets, so a log that cannot be written fails before anything else.
+    let create_log = |targets: usize| {
+        job.log
+            .as_ref()
+            .map(|(path, format)| TrackLogWriter::create(path, *format, targets))
+            .transpose()
+    };
+    let mut log = match &job.init {
+        InitBox::Boxes(boxes) => create_log(boxes.len())?,
+        InitBox::Select => None,
+    };
     let video = job
         .video
         .as_ref()
@@ -177,21 +200,28 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
     let first = source
         .read()?
         .ok_or_else(|| anyhow!("{} has no frames", job.source.name()))?;
-    let bbox = match (&job.init, &window) {
-        (InitBox::Box(b), _) => *b,
-        (InitBox::Select, Some(w)) => w
-            .select(&first.image)?
-            .ok_or_else(|| anyhow!("no box was selected"))?,
+    let boxes = match (&job.init, &window) {
+        (InitBox::Boxes(boxes), _) => boxes.clone(),
+        (InitBox::Select, Some(w)) => w.select(&first.image)?,
         (InitBox::Select, None) => {
             return Err(anyhow!("--select needs a window (drop --no-display)"))
         }
     };
-    tracker
-        .init(&first.image, bbox)
-        .context("cannot start tracking")?;
-    // A box drawn by hand waits for the user, which is not start-up time.
+    if boxes.is_empty() {
+        return Err(anyhow!("no box was selected"));
+    }
+    for (k, bbox) in boxes.iter().enumerate() {
+        tracker
+            .add(&first.image, *bbox)
+            .with_context(|| format!("cannot start tracking target {}", k + 1))?;
+    }
+    let targets = boxes.len();
+    if log.is_none() {
+        log = create_log(targets)?;
+    }
+    // Boxes drawn by hand wait for the user, which is not start-up time.
     let first_frame_ms = match job.init {
-        InitBox::Box(_) => opening.elapsed().as_secs_f64() * 1000.0,
+        InitBox::Boxes(_) => opening.elapsed().as_secs_f64() * 1000.0,
         InitBox::Select => f64::NAN,
     };
 
@@ -216,14 +246,17 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         started: Instant::now(),
     };
     let mut ending = Ending::EndOfInput;
-    // The first frame's result is the given box.
+    // The first frame's result is the given boxes.
     let first = Tracked {
         frame: first,
-        track: Track {
-            bbox,
-            score: 1.0,
-            state: TrackState::Tracking,
-        },
+        tracks: boxes
+            .iter()
+            .map(|&bbox| Track {
+                bbox,
+                score: 1.0,
+                state: TrackState::Tracking,
+            })
+            .collect(),
         update_ms: 0.0,
     };
     // Raised to end the run from inside: the user quit, or the tracker stopped.
@@ -235,7 +268,7 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
 
     let (frame_tx, frame_rx) = bounded::<Frame>(if live { 1 } else { 4 });
     let (result_tx, result_rx) = bounded::<Tracked>(4);
-    let (reinit_tx, reinit_rx) = unbounded::<(Mat, BBox)>();
+    let (reinit_tx, reinit_rx) = unbounded::<(Mat, Vec<BBox>)>();
     let dropped = AtomicU64::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let fail = |e: anyhow::Error| {
@@ -293,15 +326,15 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         scope.spawn(move || {
             let (tx, rx) = (result_tx, frame_rx);
             for frame in rx.iter() {
-                if let Some((image, bbox)) = reinit_rx.try_iter().last() {
-                    if let Err(e) = tracker.init(&image, bbox) {
+                if let Some((image, boxes)) = reinit_rx.try_iter().last() {
+                    if let Err(e) = tracker.restart(&image, &boxes) {
                         fail(e);
                         break;
                     }
                 }
                 let started = Instant::now();
-                let track = match tracker.update(&frame.image) {
-                    Ok(track) => track,
+                let tracks = match tracker.update(&frame.image) {
+                    Ok(tracks) => tracks,
                     Err(e) => {
                         fail(e.context(format!("tracking failed at frame {}", frame.index)));
                         break;
@@ -311,7 +344,7 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
                 if tx
                     .send(Tracked {
                         frame,
-                        track,
+                        tracks,
                         update_ms,
                     })
                     .is_err()
@@ -341,8 +374,10 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
                     UserAction::TogglePause => paused = !paused,
                     UserAction::Reselect => {
                         if let Some(window) = &sinks.window {
-                            if let Some(bbox) = window.select(&tracked.frame.image)? {
-                                let _ = reinit_tx.send((tracked.frame.image.clone(), bbox));
+                            let mut boxes = window.select(&tracked.frame.image)?;
+                            boxes.truncate(targets);
+                            if !boxes.is_empty() {
+                                let _ = reinit_tx.send((tracked.frame.image.clone(), boxes));
                             }
                         }
                     }

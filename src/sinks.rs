@@ -1,41 +1,70 @@
 //! Where tracked frames go: the track log, an annotated video, a window.
 
 use crate::bbox::BBox;
+use crate::tracker::Track;
 use anyhow::{ensure, Context, Result};
 use opencv::core::{Mat, Point, Rect, Scalar, Size};
 use opencv::prelude::*;
 use opencv::{highgui, imgproc, videoio};
 use std::path::{Path, PathBuf};
 
-/// Draws the box and a status line onto a copy of the frame.
-pub fn annotate(image: &Mat, bbox: &BBox, score: f32, status: &str) -> Result<Mat> {
+/// Colours of targets 1, 2, ... when there are several (BGR), repeating after the last.
+const TARGET_COLOURS: [(f64, f64, f64); 6] = [
+    (255.0, 160.0, 0.0),
+    (0.0, 200.0, 255.0),
+    (200.0, 0.0, 255.0),
+    (0.0, 220.0, 120.0),
+    (60.0, 60.0, 255.0),
+    (255.0, 255.0, 0.0),
+];
+
+/// Draws each target's box and a status line onto a copy of the frame. One target's box is green when its score
+/// is at least 0.5, orange below; several targets each get their own colour and their id (1, 2, ...) by the box.
+pub fn annotate(image: &Mat, tracks: &[Track], status: &str) -> Result<Mat> {
     let mut canvas = image.clone();
-    let colour = if score >= 0.5 {
-        Scalar::new(60.0, 220.0, 60.0, 0.0)
-    } else {
-        Scalar::new(0.0, 140.0, 255.0, 0.0)
-    };
-    let rect = Rect::new(
-        bbox.x.round() as i32,
-        bbox.y.round() as i32,
-        bbox.w.round() as i32,
-        bbox.h.round() as i32,
-    );
-    imgproc::rectangle(&mut canvas, rect, colour, 2, imgproc::LINE_8, 0)?;
-    for (thickness, ink) in [(3, Scalar::all(0.0)), (1, Scalar::all(255.0))] {
+    let several = tracks.len() > 1;
+    for (k, track) in tracks.iter().enumerate() {
+        let colour = match (several, track.score >= 0.5) {
+            (true, _) => {
+                let (b, g, r) = TARGET_COLOURS[k % TARGET_COLOURS.len()];
+                Scalar::new(b, g, r, 0.0)
+            }
+            (false, true) => Scalar::new(60.0, 220.0, 60.0, 0.0),
+            (false, false) => Scalar::new(0.0, 140.0, 255.0, 0.0),
+        };
+        let bbox = &track.bbox;
+        let rect = Rect::new(
+            bbox.x.round() as i32,
+            bbox.y.round() as i32,
+            bbox.w.round() as i32,
+            bbox.h.round() as i32,
+        );
+        imgproc::rectangle(&mut canvas, rect, colour, 2, imgproc::LINE_8, 0)?;
+        if several {
+            let corner = Point::new(rect.x + 2, (rect.y - 4).max(12));
+            outlined_text(&mut canvas, &(k + 1).to_string(), corner, colour)?;
+        }
+    }
+    outlined_text(&mut canvas, status, Point::new(8, 20), Scalar::all(255.0))?;
+    Ok(canvas)
+}
+
+/// Text in `ink` with a dark outline, readable on any background.
+fn outlined_text(canvas: &mut Mat, text: &str, at: Point, ink: Scalar) -> Result<()> {
+    for (thickness, colour) in [(3, Scalar::all(0.0)), (1, ink)] {
         imgproc::put_text(
-            &mut canvas,
-            status,
-            Point::new(8, 20),
+            canvas,
+            text,
+            at,
             imgproc::FONT_HERSHEY_SIMPLEX,
             0.5,
-            ink,
+            colour,
             thickness,
             imgproc::LINE_AA,
             false,
         )?;
     }
-    Ok(canvas)
+    Ok(())
 }
 
 /// An MP4 (or any container FFmpeg writes, by extension) of the annotated frames, opened on the first frame.
@@ -136,16 +165,22 @@ impl Window {
     }
 
     /// Lets the user drag a box on `image`; `None` when they cancel.
-    pub fn select(&self, image: &Mat) -> Result<Option<BBox>> {
-        let rect = highgui::select_roi_for_window(&self.name, image, true, false)?;
-        Ok((rect.width > 0 && rect.height > 0).then(|| {
-            BBox::new(
+    /// Boxes dragged on `image`, one per target in order: each drag is confirmed with Enter or Space; Enter (or
+    /// Esc) with no new box drawn finishes. Empty when none was drawn.
+    pub fn select(&self, image: &Mat) -> Result<Vec<BBox>> {
+        let mut boxes = Vec::new();
+        loop {
+            let rect = highgui::select_roi_for_window(&self.name, image, true, false)?;
+            if rect.width <= 0 || rect.height <= 0 {
+                return Ok(boxes);
+            }
+            boxes.push(BBox::new(
                 rect.x as f64,
                 rect.y as f64,
                 rect.width as f64,
                 rect.height as f64,
-            )
-        }))
+            ));
+        }
     }
 }
 

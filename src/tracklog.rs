@@ -1,4 +1,6 @@
-//! Track logs: one row per frame in CSV, JSON Lines, OTB text or MOTChallenge form.
+//! Track logs: one row per frame and target in CSV, JSON Lines, OTB text or MOTChallenge form. Targets are
+//! numbered 1, 2, ... in the order given; OTB text, which has no room for an id, takes one file per target when
+//! there are several (`out.txt` becomes `out.1.txt`, `out.2.txt`, ...).
 //! Every row is flushed as it is written, so a log cut short by an error or a signal is still valid.
 
 use crate::bbox::BBox;
@@ -7,17 +9,17 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// `frame,timestamp_ms,x,y,w,h,score,state` with a header; 0-based frames and pixels.
+    /// `frame,timestamp_ms,x,y,w,h,score,state,target` with a header; 0-based frames and pixels, targets from 1.
     Csv,
     /// One JSON object per line with the CSV's fields.
     Jsonl,
-    /// OTB results: `x,y,w,h` per frame, 1-based pixels.
+    /// OTB results: `x,y,w,h` per frame, 1-based pixels; one file per target when there are several.
     Otb,
-    /// MOTChallenge: `frame,id,x,y,w,h,conf,-1,-1,-1`, 1-based frames and pixels, id 1.
+    /// MOTChallenge: `frame,id,x,y,w,h,conf,-1,-1,-1`, 1-based frames and pixels, id = the target's.
     Mot,
 }
 
@@ -51,6 +53,13 @@ pub struct LogRecord {
     pub h: f64,
     pub score: f32,
     pub state: TrackState,
+    /// The target's id, from 1 (logs written before targets had ids hold one target: 1).
+    #[serde(default = "first_target")]
+    pub target: usize,
+}
+
+fn first_target() -> usize {
+    1
 }
 
 fn round(value: f64, decimals: i32) -> f64 {
@@ -59,7 +68,8 @@ fn round(value: f64, decimals: i32) -> f64 {
 }
 
 impl LogRecord {
-    pub fn new(frame: u64, timestamp_ms: f64, track: &Track) -> Self {
+    /// Target `target`'s track (ids from 1) on frame `frame`.
+    pub fn new(frame: u64, timestamp_ms: f64, target: usize, track: &Track) -> Self {
         let Track { bbox, score, state } = *track;
         Self {
             frame,
@@ -70,6 +80,7 @@ impl LogRecord {
             h: round(bbox.h, 2),
             score: round(score as f64, 4) as f32,
             state,
+            target,
         }
     }
 
@@ -80,32 +91,64 @@ impl LogRecord {
 
 pub struct TrackLogWriter {
     format: LogFormat,
-    out: BufWriter<File>,
+    /// One file, or with OTB text and several targets one per target (target k in file k - 1).
+    outs: Vec<BufWriter<File>>,
 }
 
 impl TrackLogWriter {
-    pub fn create(path: &Path, format: LogFormat) -> Result<Self> {
+    /// A log of `targets` targets at `path` (for OTB text and several targets, the files of
+    /// [`TrackLogWriter::paths`]).
+    pub fn create(path: &Path, format: LogFormat, targets: usize) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create folder {} for the log", dir.display()))?;
         }
-        let file =
-            File::create(path).with_context(|| format!("cannot write log {}", path.display()))?;
-        let mut writer = Self {
-            format,
-            out: BufWriter::new(file),
-        };
+        let outs = Self::paths(path, format, targets)
+            .iter()
+            .map(|p| {
+                let file =
+                    File::create(p).with_context(|| format!("cannot write log {}", p.display()))?;
+                Ok(BufWriter::new(file))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut writer = Self { format, outs };
         if format == LogFormat::Csv {
-            writeln!(writer.out, "frame,timestamp_ms,x,y,w,h,score,state")?;
+            writeln!(
+                writer.outs[0],
+                "frame,timestamp_ms,x,y,w,h,score,state,target"
+            )?;
         }
         Ok(writer)
     }
 
+    /// The files a log at `path` writes: `path` itself, or for OTB text and several targets `path` with the
+    /// target's id before its extension (`out.txt`: `out.1.txt`, `out.2.txt`, ...).
+    pub fn paths(path: &Path, format: LogFormat, targets: usize) -> Vec<PathBuf> {
+        if format != LogFormat::Otb || targets <= 1 {
+            return vec![path.to_path_buf()];
+        }
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let extension = path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        (1..=targets)
+            .map(|k| path.with_file_name(format!("{stem}.{k}{extension}")))
+            .collect()
+    }
+
     pub fn write(&mut self, r: &LogRecord) -> Result<()> {
+        let out = match (self.format, self.outs.len()) {
+            (LogFormat::Otb, n) if n > 1 => self
+                .outs
+                .get_mut(r.target.wrapping_sub(1))
+                .with_context(|| format!("no OTB log file for target {}", r.target))?,
+            _ => &mut self.outs[0],
+        };
         match self.format {
             LogFormat::Csv => writeln!(
-                self.out,
-                "{},{},{},{},{},{},{},{}",
+                out,
+                "{},{},{},{},{},{},{},{},{}",
                 r.frame,
                 r.timestamp_ms,
                 r.x,
@@ -113,14 +156,16 @@ impl TrackLogWriter {
                 r.w,
                 r.h,
                 r.score,
-                r.state.name()
+                r.state.name(),
+                r.target
             )?,
-            LogFormat::Jsonl => writeln!(self.out, "{}", serde_json::to_string(r)?)?,
-            LogFormat::Otb => writeln!(self.out, "{}", otb_line(&r.bbox()))?,
+            LogFormat::Jsonl => writeln!(out, "{}", serde_json::to_string(r)?)?,
+            LogFormat::Otb => writeln!(out, "{}", otb_line(&r.bbox()))?,
             LogFormat::Mot => writeln!(
-                self.out,
-                "{},1,{:.2},{:.2},{:.2},{:.2},{},-1,-1,-1",
+                out,
+                "{},{},{:.2},{:.2},{:.2},{:.2},{},-1,-1,-1",
                 r.frame + 1,
+                r.target,
                 r.x + 1.0,
                 r.y + 1.0,
                 r.w,
@@ -128,7 +173,7 @@ impl TrackLogWriter {
                 r.score
             )?,
         }
-        self.out.flush()?;
+        out.flush()?;
         Ok(())
     }
 }
@@ -169,11 +214,13 @@ mod tests {
             LogRecord::new(
                 0,
                 0.0,
+                1,
                 &track(BBox::new(10.0, 20.0, 30.0, 40.0), 1.0, TrackState::Tracking),
             ),
             LogRecord::new(
                 1,
                 33.3333333,
+                1,
                 &track(
                     BBox::new(11.256, 20.5, 30.0, 41.0),
                     0.87654,
@@ -186,7 +233,7 @@ mod tests {
     fn written(format: LogFormat) -> (tempfile::TempDir, std::path::PathBuf, String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/log");
-        let mut w = TrackLogWriter::create(&path, format).unwrap();
+        let mut w = TrackLogWriter::create(&path, format, 1).unwrap();
         for r in records() {
             w.write(&r).unwrap();
         }
@@ -199,13 +246,13 @@ mod tests {
         let (_d, path, text) = written(LogFormat::Csv);
         assert_eq!(
             text,
-            "frame,timestamp_ms,x,y,w,h,score,state\n0,0,10,20,30,40,1,tracking\n1,33.333,11.26,20.5,30,41,0.8765,lost\n"
+            "frame,timestamp_ms,x,y,w,h,score,state,target\n0,0,10,20,30,40,1,tracking,1\n1,33.333,11.26,20.5,30,41,0.8765,lost,1\n"
         );
         assert_eq!(read_records(&path, LogFormat::Csv).unwrap(), records());
         let (_d, path, text) = written(LogFormat::Jsonl);
         assert_eq!(
             text.lines().next().unwrap(),
-            r#"{"frame":0,"timestamp_ms":0.0,"x":10.0,"y":20.0,"w":30.0,"h":40.0,"score":1.0,"state":"tracking"}"#
+            r#"{"frame":0,"timestamp_ms":0.0,"x":10.0,"y":20.0,"w":30.0,"h":40.0,"score":1.0,"state":"tracking","target":1}"#
         );
         assert_eq!(read_records(&path, LogFormat::Jsonl).unwrap(), records());
     }
@@ -219,6 +266,44 @@ mod tests {
             text,
             "1,1,11.00,21.00,30.00,40.00,1,-1,-1,-1\n2,1,12.26,21.50,30.00,41.00,0.8765,-1,-1,-1\n"
         );
+    }
+
+    #[test]
+    fn several_targets_carry_their_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<LogRecord> = (1..=2)
+            .map(|target| {
+                let b = BBox::new(10.0 * target as f64, 5.0, 8.0, 6.0);
+                LogRecord::new(3, 100.0, target, &track(b, 0.5, TrackState::Uncertain))
+            })
+            .collect();
+        let write = |name: &str, format| {
+            let path = dir.path().join(name);
+            let mut w = TrackLogWriter::create(&path, format, 2).unwrap();
+            rows.iter().for_each(|r| w.write(r).unwrap());
+            path
+        };
+        let csv = write("log.csv", LogFormat::Csv);
+        assert_eq!(read_records(&csv, LogFormat::Csv).unwrap(), rows);
+        let mot = std::fs::read_to_string(write("log.mot", LogFormat::Mot)).unwrap();
+        assert_eq!(
+            mot,
+            "4,1,11.00,6.00,8.00,6.00,0.5,-1,-1,-1\n4,2,21.00,6.00,8.00,6.00,0.5,-1,-1,-1\n"
+        );
+        // OTB text: a file per target, none under the name given.
+        let otb = write("out.txt", LogFormat::Otb);
+        assert!(!otb.exists());
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(read("out.1.txt"), "11.00,6.00,8.00,6.00\n");
+        assert_eq!(read("out.2.txt"), "21.00,6.00,8.00,6.00\n");
+        // A CSV log written before targets had ids reads as target 1.
+        let old = dir.path().join("old.csv");
+        std::fs::write(
+            &old,
+            "frame,timestamp_ms,x,y,w,h,score,state\n0,0,1,2,3,4,1,tracking\n",
+        )
+        .unwrap();
+        assert_eq!(read_records(&old, LogFormat::Csv).unwrap()[0].target, 1);
     }
 
     #[test]

@@ -560,3 +560,128 @@ fn multi_tracker_with_one_target_tracks_as_the_tracker() {
         );
     }
 }
+
+/// `track` with several `--bbox` (or `--init-gt`) tracks each target under its id, and every log format carries
+/// the ids: a `target` column in CSV, the MOTChallenge id, one OTB file per target.
+#[test]
+fn track_cli_logs_several_targets_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = 40;
+    let clip = Triptych::new(frames);
+    let images = dir.path().join("img");
+    std::fs::create_dir_all(&images).unwrap();
+    for i in 0..frames {
+        let path = images.join(format!("{:04}.png", i + 1));
+        opencv::imgcodecs::imwrite(
+            path.to_str().unwrap(),
+            &clip.frame(i),
+            &opencv::core::Vector::new(),
+        )
+        .unwrap();
+    }
+    let boxes: Vec<String> = (0..3)
+        .map(|k| {
+            let b = clip.truth(k, 0).unwrap();
+            format!("{},{},{},{}", b.x, b.y, b.w, b.h)
+        })
+        .collect();
+    let track = |log: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "track",
+            images.to_str().unwrap(),
+            "--no-display",
+            "--log",
+            log.to_str().unwrap(),
+        ];
+        for b in &boxes {
+            args.extend(["--bbox", b.as_str()]);
+        }
+        args.extend(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let csv = dir.path().join("out.csv");
+    track(&csv, &[]);
+    let records = read_records(&csv, LogFormat::Csv).unwrap();
+    assert_eq!(records.len(), 3 * frames, "a row per frame and target");
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(
+            (r.frame, r.target),
+            ((i / 3) as u64, i % 3 + 1),
+            "rows by frame, then id"
+        );
+    }
+    for k in 0..3 {
+        let own: Vec<BBox> = records
+            .iter()
+            .filter(|r| r.target == k + 1)
+            .map(|r| r.bbox())
+            .collect();
+        let truth: Vec<_> = (0..frames).map(|i| clip.truth(k, i)).collect();
+        let iou = mean_iou(&own, &truth);
+        assert!(iou > MIN_MEAN_IOU, "target {}: mean IoU {iou:.3}", k + 1);
+    }
+
+    let mot = dir.path().join("out.mot");
+    track(&mot, &["--format", "mot"]);
+    let ids: Vec<String> = std::fs::read_to_string(&mot)
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(ids, ["1,1", "1,2", "1,3"]);
+
+    // --init-gt, repeated: the targets in the order of the files.
+    let truths: Vec<_> = [2, 0]
+        .iter()
+        .map(|&k| {
+            let b = clip.truth(k, 0).unwrap();
+            let path = dir.path().join(format!("truth{k}.txt"));
+            std::fs::write(
+                &path,
+                format!("{},{},{},{}\n", b.x + 1.0, b.y + 1.0, b.w, b.h),
+            )
+            .unwrap();
+            (path, b)
+        })
+        .collect();
+    let from_files = dir.path().join("from_files.csv");
+    let out = run(&[
+        "track",
+        images.to_str().unwrap(),
+        "--no-display",
+        "--max-frames",
+        "2",
+        "--log",
+        from_files.to_str().unwrap(),
+        "--init-gt",
+        truths[0].0.to_str().unwrap(),
+        "--init-gt",
+        truths[1].0.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = read_records(&from_files, LogFormat::Csv).unwrap();
+    assert_eq!(records.len(), 4);
+    assert_eq!(
+        (records[0].bbox(), records[1].bbox()),
+        (truths[0].1, truths[1].1)
+    );
+
+    let otb = dir.path().join("out.txt");
+    track(&otb, &[]);
+    assert!(!otb.exists(), "OTB text takes one file per target");
+    for k in 1..=3 {
+        let file = dir.path().join(format!("out.{k}.txt"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.lines().count(), frames, "{}", file.display());
+        let first = parse_annotation(text.lines().next().unwrap())
+            .unwrap()
+            .unwrap();
+        let b = clip.truth(k - 1, 0).unwrap();
+        assert!(
+            (first.x - (b.x + 1.0)).abs() < 0.01,
+            "1-based first box of target {k}"
+        );
+    }
+}

@@ -154,7 +154,7 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
         tracker.add(&first.image, opts.init)?;
     }
     let log_path = std::env::temp_dir().join(format!("siamtrack-bench-{}.csv", std::process::id()));
-    let mut log = TrackLogWriter::create(&log_path, LogFormat::Csv)
+    let mut log = TrackLogWriter::create(&log_path, LogFormat::Csv, opts.targets)
         .context("cannot create the bench's temporary log")?;
     let mut samples: [Vec<f64>; 8] = Default::default();
     let mut wall_ms = 0.0;
@@ -173,10 +173,15 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
             let latency = ms(frame.captured);
             let timings = tracker.last_timings();
             let sinks_started = Instant::now();
-            let annotated = annotate(&frame.image, &tracks[0].bbox, tracks[0].score, "bench")?;
+            let annotated = annotate(&frame.image, &tracks, "bench")?;
             std::hint::black_box(&annotated);
-            for track in &tracks {
-                log.write(&LogRecord::new(frame.index, frame.timestamp_ms, track))?;
+            for (k, track) in tracks.iter().enumerate() {
+                log.write(&LogRecord::new(
+                    frame.index,
+                    frame.timestamp_ms,
+                    k + 1,
+                    track,
+                ))?;
             }
             let sinks = ms(sinks_started);
             updates += 1;

@@ -48,6 +48,21 @@ impl MultiTracker {
         Ok(self.targets.len())
     }
 
+    /// Starts targets 1, 2, ... over again from `boxes` on `frame` (a user's re-selection; targets beyond the
+    /// boxes given keep going).
+    pub fn restart(&mut self, frame: &Mat, boxes: &[BBox]) -> Result<()> {
+        ensure!(
+            boxes.len() <= self.targets.len(),
+            "{} boxes given to restart {} targets",
+            boxes.len(),
+            self.targets.len()
+        );
+        for (tracker, bbox) in self.targets.iter_mut().zip(boxes) {
+            tracker.init(frame, *bbox)?;
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.targets.len()
     }
