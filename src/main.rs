@@ -13,7 +13,7 @@ use siamtrack::paths::find_shipped;
 use siamtrack::pipeline::{self, Ending, InitBox, TrackJob};
 use siamtrack::sources::SourceSpec;
 use siamtrack::synth::{write_clip, Clip, ClipSpec};
-use siamtrack::tracklog::LogFormat;
+use siamtrack::tracklog::{per_target_paths, LogFormat};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,9 +161,13 @@ struct SynthArgs {
     height: i32,
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Frames `START..END` during which the target is out of view; it comes back elsewhere
+    /// Frames `START..END` during which the (first) target is out of view; it comes back elsewhere
     #[arg(long, value_parser = parse_range)]
     absent: Option<std::ops::Range<usize>>,
+    /// Targets whose paths cross; with several, the ground truth is one file per target (`clip.1.txt`, ...,
+    /// or `groundtruth_rect.1.txt`, ... in a folder)
+    #[arg(long, default_value_t = 1)]
+    targets: usize,
 }
 
 /// Trackers named on the command line, e.g. `siamfc,kcf`.
@@ -391,6 +395,7 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
         frames: args.frames,
         seed: args.seed,
         absent: args.absent,
+        targets: args.targets,
     })?;
     let truth = args.truth.unwrap_or_else(|| {
         if args.out.extension().is_some() {
@@ -400,7 +405,11 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
         }
     });
     write_clip(&clip, &args.out, &truth)?;
-    println!("wrote {} and {}", args.out.display(), truth.display());
+    let truths: Vec<String> = per_target_paths(&truth, args.targets)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    println!("wrote {} and {}", args.out.display(), truths.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,7 +1,10 @@
-//! Generated test clips: a textured target moving and scaling over a textured background, with exact ground truth.
-//! The project's tests and its shipped sample come from here, so they need no outside data.
+//! Generated test clips: textured targets moving and scaling over a textured background, with exact ground truth.
+//! The project's tests and its shipped sample come from here, so they need no outside data. With several targets
+//! each has its own look and path over the same area, so their paths cross; a later target passes in front of an
+//! earlier one.
 
 use crate::bbox::BBox;
+use crate::tracklog::per_target_paths;
 use anyhow::Result;
 use opencv::core::{Mat, Point, Rect, Scalar, Size, CV_8UC3};
 use opencv::imgproc;
@@ -18,8 +21,10 @@ pub struct ClipSpec {
     pub height: i32,
     pub frames: usize,
     pub seed: u64,
-    /// Frames during which the target is out of the frame; it comes back at another place.
+    /// Frames during which the (first) target is out of the frame; it comes back at another place.
     pub absent: Option<Range<usize>>,
+    /// Targets in the clip, at least 1.
+    pub targets: usize,
 }
 
 impl Default for ClipSpec {
@@ -30,6 +35,7 @@ impl Default for ClipSpec {
             frames: 240,
             seed: 7,
             absent: None,
+            targets: 1,
         }
     }
 }
@@ -92,37 +98,38 @@ fn texture(image: &mut Mat, rng: &mut Lcg, shapes: usize, max_side: f64) -> Resu
 pub struct Clip {
     spec: ClipSpec,
     background: Mat,
-    target: Mat,
+    targets: Vec<Look>,
+}
+
+/// One target: its texture (drawn at twice its base size), base size and the phases of its motion.
+struct Look {
+    image: Mat,
     base_size: (f64, f64),
     phase: [f64; 3],
 }
 
-impl Clip {
-    pub fn new(spec: ClipSpec) -> Result<Self> {
-        let mut rng = Lcg(spec.seed);
-        let mut background =
-            Mat::new_rows_cols_with_default(spec.height, spec.width, CV_8UC3, Scalar::all(110.0))?;
-        texture(&mut background, &mut rng, 400, spec.height as f64 / 8.0)?;
-        // The target: a checkerboard in two complementary colours under a few shapes, with a dark border: a
-        // structure the background of blobs never shows, so the target is unambiguous when present. About 1/6 of
-        // the frame height tall.
-        let base_h = (spec.height as f64 / 6.0).round();
+impl Look {
+    /// A checkerboard in two complementary colours under a few shapes, with a dark border: a structure the
+    /// background of blobs never shows, so the target is unambiguous when present. About 1/6 of the frame height
+    /// tall.
+    fn new(rng: &mut Lcg, height: i32) -> Result<Self> {
+        let base_h = (height as f64 / 6.0).round();
         let base_size = ((base_h * 1.3).round(), base_h);
         let (tw, th) = (base_size.0 as i32 * 2, base_size.1 as i32 * 2);
         let light = rng.colour();
         let dark = Scalar::new(255.0 - light[0], 255.0 - light[1], 255.0 - light[2], 0.0);
-        let mut target = Mat::new_rows_cols_with_default(th, tw, CV_8UC3, light)?;
+        let mut image = Mat::new_rows_cols_with_default(th, tw, CV_8UC3, light)?;
         let cell = (th / 4).max(1);
         for row in 0..(th + cell - 1) / cell {
             for col in (row % 2..(tw + cell - 1) / cell).step_by(2) {
                 let square = Rect::new(col * cell, row * cell, cell, cell);
-                imgproc::rectangle(&mut target, square, dark, -1, imgproc::LINE_8, 0)?;
+                imgproc::rectangle(&mut image, square, dark, -1, imgproc::LINE_8, 0)?;
             }
         }
-        texture(&mut target, &mut rng, 6, base_h / 2.0)?;
-        let (tw, th) = (target.cols(), target.rows());
+        texture(&mut image, rng, 6, base_h / 2.0)?;
+        let (tw, th) = (image.cols(), image.rows());
         imgproc::rectangle(
-            &mut target,
+            &mut image,
             Rect::new(0, 0, tw, th),
             Scalar::all(20.0),
             6,
@@ -131,11 +138,27 @@ impl Clip {
         )?;
         let phase = [rng.next() * TAU, rng.next() * TAU, rng.next() * TAU];
         Ok(Self {
-            spec,
-            background,
-            target,
+            image,
             base_size,
             phase,
+        })
+    }
+}
+
+impl Clip {
+    pub fn new(spec: ClipSpec) -> Result<Self> {
+        anyhow::ensure!(spec.targets >= 1, "a clip needs at least one target");
+        let mut rng = Lcg(spec.seed);
+        let mut background =
+            Mat::new_rows_cols_with_default(spec.height, spec.width, CV_8UC3, Scalar::all(110.0))?;
+        texture(&mut background, &mut rng, 400, spec.height as f64 / 8.0)?;
+        let targets = (0..spec.targets)
+            .map(|_| Look::new(&mut rng, spec.height))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            spec,
+            background,
+            targets,
         })
     }
 
@@ -143,24 +166,31 @@ impl Clip {
         &self.spec
     }
 
-    /// Where the target is in frame `index`; `None` while it is away.
+    /// Where the (first) target is in frame `index`; `None` while it is away.
     pub fn truth(&self, index: usize) -> Option<BBox> {
+        self.target_truth(0, index)
+    }
+
+    /// Where target `target` (from 0) is in frame `index`; `None` while it is away.
+    pub fn target_truth(&self, target: usize, index: usize) -> Option<BBox> {
         let s = &self.spec;
-        if s.absent.as_ref().is_some_and(|r| r.contains(&index)) {
+        let look = &self.targets[target];
+        let absent = s.absent.as_ref().filter(|_| target == 0);
+        if absent.is_some_and(|r| r.contains(&index)) {
             return None;
         }
         // After an absence the target comes back on the other side of the frame.
-        let back = s.absent.as_ref().is_some_and(|r| index >= r.end);
+        let back = absent.is_some_and(|r| index >= r.end);
         // Periods in frames, independent of the clip's length, so short clips move as naturally as long ones.
         let t = index as f64 / MOTION_PERIOD;
         let (w, h) = (s.width as f64, s.height as f64);
-        let scale = 1.0 + 0.3 * (TAU * 1.5 * t + self.phase[2]).sin();
+        let scale = 1.0 + 0.3 * (TAU * 1.5 * t + look.phase[2]).sin();
         let (bw, bh) = (
-            (self.base_size.0 * scale).round(),
-            (self.base_size.1 * scale).round(),
+            (look.base_size.0 * scale).round(),
+            (look.base_size.1 * scale).round(),
         );
-        let mut cx = w / 2.0 + 0.32 * w * (TAU * t + self.phase[0]).sin();
-        let cy = h / 2.0 + 0.28 * h * (TAU * 2.0 * t + self.phase[1]).sin();
+        let mut cx = w / 2.0 + 0.32 * w * (TAU * t + look.phase[0]).sin();
+        let cy = h / 2.0 + 0.28 * h * (TAU * 2.0 * t + look.phase[1]).sin();
         if back {
             cx = w - cx;
         }
@@ -175,17 +205,13 @@ impl Clip {
     /// Renders frame `index` (8-bit BGR).
     pub fn frame(&self, index: usize) -> Result<Mat> {
         let mut frame = self.background.clone();
-        if let Some(b) = self.truth(index) {
+        for (k, look) in self.targets.iter().enumerate() {
+            let Some(b) = self.target_truth(k, index) else {
+                continue;
+            };
             let mut patch = Mat::default();
             let size = Size::new(b.w as i32, b.h as i32);
-            imgproc::resize(
-                &self.target,
-                &mut patch,
-                size,
-                0.0,
-                0.0,
-                imgproc::INTER_AREA,
-            )?;
+            imgproc::resize(&look.image, &mut patch, size, 0.0, 0.0, imgproc::INTER_AREA)?;
             // Paste the part of the patch that lies inside the frame.
             let dst = Rect::new(b.x as i32, b.y as i32, size.width, size.height)
                 & Rect::new(0, 0, frame.cols(), frame.rows());
@@ -206,7 +232,9 @@ impl Clip {
 }
 
 /// Writes a clip as a video file (by extension, e.g. `.mp4`) or, for a path without extension, as an OTB-layout
-/// sequence folder (`img/0001.jpg`...), plus OTB ground truth (1-based `x,y,w,h`, `NaN` rows while absent).
+/// sequence folder (`img/0001.jpg`...), plus OTB ground truth (1-based `x,y,w,h`, `NaN` rows while absent): at
+/// `truth_path`, or with several targets one file per target (`truth.1.txt`, `truth.2.txt`, ...: for a folder's
+/// `groundtruth_rect.txt`, OTB's layout of a sequence with several targets).
 pub fn write_clip(clip: &Clip, out: &std::path::Path, truth_path: &std::path::Path) -> Result<()> {
     use opencv::{imgcodecs, videoio};
     let spec = clip.spec();
@@ -228,7 +256,7 @@ pub fn write_clip(clip: &Clip, out: &std::path::Path, truth_path: &std::path::Pa
     } else {
         std::fs::create_dir_all(out.join("img"))?;
     }
-    let mut truth = String::new();
+    let mut truths = vec![String::new(); spec.targets];
     for i in 0..spec.frames {
         let frame = clip.frame(i)?;
         match writer.as_mut() {
@@ -240,15 +268,22 @@ pub fn write_clip(clip: &Clip, out: &std::path::Path, truth_path: &std::path::Pa
                 anyhow::ensure!(imgcodecs::imwrite(&path, &frame, &params)?);
             }
         }
-        truth += &match clip.truth(i) {
-            Some(b) => format!("{},{},{},{}\n", b.x + 1.0, b.y + 1.0, b.w, b.h),
-            None => "NaN,NaN,NaN,NaN\n".to_string(),
-        };
+        for (k, truth) in truths.iter_mut().enumerate() {
+            *truth += &match clip.target_truth(k, i) {
+                Some(b) => format!("{},{},{},{}\n", b.x + 1.0, b.y + 1.0, b.w, b.h),
+                None => "NaN,NaN,NaN,NaN\n".to_string(),
+            };
+        }
     }
     if let Some(mut w) = writer {
         w.release()?;
     }
-    std::fs::write(truth_path, truth)?;
+    for (path, truth) in per_target_paths(truth_path, spec.targets)
+        .iter()
+        .zip(truths)
+    {
+        std::fs::write(path, truth)?;
+    }
     Ok(())
 }
 
@@ -264,6 +299,7 @@ mod tests {
             frames: 40,
             seed: 3,
             absent: Some(10..20),
+            targets: 1,
         };
         let clip = Clip::new(spec).unwrap();
         assert!(clip.truth(15).is_none());

@@ -121,20 +121,13 @@ impl TrackLogWriter {
         Ok(writer)
     }
 
-    /// The files a log at `path` writes: `path` itself, or for OTB text and several targets `path` with the
-    /// target's id before its extension (`out.txt`: `out.1.txt`, `out.2.txt`, ...).
+    /// The files a log at `path` writes: `path` itself, or for OTB text and several targets
+    /// [`per_target_paths`].
     pub fn paths(path: &Path, format: LogFormat, targets: usize) -> Vec<PathBuf> {
-        if format != LogFormat::Otb || targets <= 1 {
-            return vec![path.to_path_buf()];
+        match format {
+            LogFormat::Otb => per_target_paths(path, targets),
+            _ => vec![path.to_path_buf()],
         }
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-        let extension = path
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default();
-        (1..=targets)
-            .map(|k| path.with_file_name(format!("{stem}.{k}{extension}")))
-            .collect()
     }
 
     pub fn write(&mut self, r: &LogRecord) -> Result<()> {
@@ -176,6 +169,22 @@ impl TrackLogWriter {
         out.flush()?;
         Ok(())
     }
+}
+
+/// One file per target for a format that holds one target (OTB text): `path` itself for one target, else `path`
+/// with the target's id before its extension (`out.txt`: `out.1.txt`, `out.2.txt`, ...).
+pub fn per_target_paths(path: &Path, targets: usize) -> Vec<PathBuf> {
+    if targets <= 1 {
+        return vec![path.to_path_buf()];
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (1..=targets)
+        .map(|k| path.with_file_name(format!("{stem}.{k}{extension}")))
+        .collect()
 }
 
 /// A box as one OTB results line: 1-based `x,y,w,h`.

@@ -685,3 +685,62 @@ fn track_cli_logs_several_targets_by_id() {
         );
     }
 }
+
+/// A generated clip whose three targets cross paths (a later target passes in front of an earlier one): each
+/// keeps its id through the crossings, its boxes following its own truth.
+#[test]
+fn crossing_targets_keep_their_ids() {
+    let frames = 150;
+    let spec = siamtrack::synth::ClipSpec {
+        targets: 3,
+        ..small_spec(frames, 5)
+    };
+    let clip = siamtrack::synth::Clip::new(spec).unwrap();
+    let truth =
+        |k: usize| -> Vec<Option<BBox>> { (0..frames).map(|i| clip.target_truth(k, i)).collect() };
+    // The paths do cross: frames where two targets' boxes overlap.
+    let crossings = (0..frames)
+        .filter(|&i| {
+            let b: Vec<BBox> = (0..3).map(|k| clip.target_truth(k, i).unwrap()).collect();
+            b[0].iou(&b[1]) > 0.0 || b[0].iou(&b[2]) > 0.0 || b[1].iou(&b[2]) > 0.0
+        })
+        .count();
+    assert!(
+        crossings >= 10,
+        "only {crossings} frames with overlapping targets"
+    );
+    let mut multi =
+        siamtrack::MultiTracker::new(&shipped_model(), &siamtrack::EncoderOptions::default())
+            .unwrap();
+    let first = clip.frame(0).unwrap();
+    for k in 0..3 {
+        multi.add(&first, clip.target_truth(k, 0).unwrap()).unwrap();
+    }
+    let mut boxes: Vec<Vec<BBox>> = (0..3)
+        .map(|k| vec![clip.target_truth(k, 0).unwrap()])
+        .collect();
+    for i in 1..frames {
+        for (k, track) in multi
+            .update(&clip.frame(i).unwrap())
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            boxes[k].push(track.bbox);
+        }
+    }
+    for (k, b) in boxes.iter().enumerate() {
+        let iou = mean_iou(b, &truth(k));
+        assert!(iou > MIN_MEAN_IOU, "target {}: mean IoU {iou:.3}", k + 1);
+        // Not swapped: each follows its own target more than any other.
+        for other in (0..3).filter(|&o| o != k) {
+            let swapped = mean_iou(b, &truth(other));
+            assert!(
+                iou > 2.0 * swapped,
+                "target {}: IoU {iou:.3} with its own truth, {swapped:.3} with target {}'s",
+                k + 1,
+                other + 1
+            );
+        }
+    }
+}

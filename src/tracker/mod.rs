@@ -90,6 +90,9 @@ pub struct Tracker {
     locator: PeakLocator,
     confident_locator: PeakLocator,
     target: Option<Target>,
+    /// Boxes of other targets held by a [`MultiTracker`] (known distractors): no match is taken inside their
+    /// cores. Empty for a tracker on its own.
+    others: Vec<BBox>,
     timings: StageTimings,
     /// The encoder's input, reused from frame to frame.
     input: Array4<f32>,
@@ -244,6 +247,7 @@ impl Tracker {
             locator: PeakLocator::new(model, model.search_size),
             confident_locator: PeakLocator::new(model, model.confident_search_size()),
             target: None,
+            others: Vec::new(),
             timings: StageTimings::default(),
             input: Array4::zeros((0, 3, 0, 0)),
         })
@@ -554,6 +558,40 @@ impl Tracker {
         self.target.as_ref().is_some_and(|t| t.lost_frames > 0)
     }
 
+    /// The target's box now; `None` before [`Tracker::init`].
+    pub(crate) fn bbox(&self) -> Option<BBox> {
+        self.target.as_ref().map(|t| t.state.bbox())
+    }
+
+    /// The boxes of the other targets held in the same frames, which the next update treats as known
+    /// distractors.
+    pub(crate) fn set_others(&mut self, others: Vec<BBox>) {
+        self.others = others;
+    }
+
+    /// Lowers a response map of a crop (centre and side in frame pixels, `crop_size` pixels) to its minimum on
+    /// the cells whose place lies in the core (the central half, each way) of another target's box: a target
+    /// passing in front of this one is that target, not this one (the other targets are known distractors).
+    fn exclude_others(&self, map: &mut Array2<f32>, centre: (f64, f64), side: f64, crop_size: u32) {
+        if self.others.is_empty() {
+            return;
+        }
+        let min = map.iter().copied().fold(f32::INFINITY, f32::min);
+        let middle = (map.nrows() as f64 - 1.0) / 2.0;
+        let cell = self.model.total_stride as f64 * side / crop_size as f64;
+        for ((row, col), v) in map.indexed_iter_mut() {
+            let x = centre.0 + (col as f64 - middle) * cell;
+            let y = centre.1 + (row as f64 - middle) * cell;
+            let inside = self.others.iter().any(|b| {
+                let (cx, cy) = b.center();
+                (x - cx).abs() <= b.w / 4.0 && (y - cy).abs() <= b.h / 4.0
+            });
+            if inside {
+                *v = min;
+            }
+        }
+    }
+
     /// Checks the frame and that the tracker was initialised, and resets the timings; whether the target is lost.
     fn begin(&mut self, frame: &Mat) -> Result<bool> {
         check_frame(frame)?;
@@ -649,7 +687,10 @@ impl Tracker {
                 (state.size.0 * scale, state.size.1 * scale)
             })
             .collect();
-        let responses = self.respond(&embedded, &windows)?;
+        let mut responses = self.respond(&embedded, &windows)?;
+        for (map, &(centre, side)) in responses.fused.iter_mut().zip(crops.iter()) {
+            self.exclude_others(map, centre, side, crop_size);
+        }
         let locator = match confident {
             true => &self.confident_locator,
             false => &self.locator,
@@ -807,7 +848,11 @@ impl Tracker {
         let located = Instant::now();
         // The template proposes: the target model's window is centred on each tile, so it would mute a target
         // found away from a tile's centre.
-        let best = scan.best_match(&self.calibrated(&embedded.raw), &tiles, state.center);
+        let mut maps = self.calibrated(&embedded.raw);
+        for (map, &(centre, side)) in maps.iter_mut().zip(&crops) {
+            self.exclude_others(map, centre, side, self.model.search_size);
+        }
+        let best = scan.best_match(&maps, &tiles, state.center);
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
         let Some(motion) = best else {
             return Ok((None, 0.0));

@@ -82,6 +82,22 @@ impl MultiTracker {
             !self.targets.is_empty(),
             "MultiTracker::update called before any target was added"
         );
+        // Each target takes the others' boxes as known distractors (only held ones: a lost target's box follows
+        // whatever matches best, possibly another target).
+        let held: Vec<Option<BBox>> = self
+            .targets
+            .iter()
+            .map(|t| (!t.is_lost()).then(|| t.bbox()).flatten())
+            .collect();
+        for (k, tracker) in self.targets.iter_mut().enumerate() {
+            let others = held
+                .iter()
+                .enumerate()
+                .filter(|&(o, _)| o != k)
+                .filter_map(|(_, b)| *b)
+                .collect();
+            tracker.set_others(others);
+        }
         let plans: Vec<Option<SearchPlan>> = self
             .targets
             .iter()

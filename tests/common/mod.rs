@@ -34,6 +34,7 @@ pub fn small_spec(frames: usize, seed: u64) -> ClipSpec {
         frames,
         seed,
         absent: None,
+        targets: 1,
     }
 }
 
