@@ -9,6 +9,7 @@ use crate::sources::{Source, SourceSpec};
 use crate::tracker::MultiTracker;
 use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
 use anyhow::{bail, Context, Result};
+use opencv::prelude::*;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -23,8 +24,8 @@ pub struct BenchOptions {
     pub max_frames: Option<u64>,
     /// Updates left out of the statistics at the start (session warm-up).
     pub warmup: usize,
-    /// Targets tracked at once (copies of `init`, each with all of a target's work), through one
-    /// [`MultiTracker`].
+    /// Targets tracked at once, through one [`MultiTracker`]: `init` and copies of it side by side, each with all
+    /// of a target's work.
     pub targets: usize,
 }
 
@@ -150,8 +151,14 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
     let Some(first) = source.read()? else {
         bail!("{} holds no frame", opts.source.name());
     };
-    for _ in 0..opts.targets {
-        tracker.add(&first.image, opts.init)?;
+    // Copies of the box side by side, each twice its width further right (round the frame's width): with every
+    // target on its own patch of the frame none hides another (a copy on top of another would be its known
+    // distractor, and lost).
+    let width = first.image.cols() as f64;
+    for k in 0..opts.targets {
+        let b = opts.init;
+        let x = (b.x + 2.0 * b.w * k as f64).rem_euclid(width.max(1.0));
+        tracker.add(&first.image, BBox::new(x, b.y, b.w, b.h))?;
     }
     let log_path = std::env::temp_dir().join(format!("siamtrack-bench-{}.csv", std::process::id()));
     let mut log = TrackLogWriter::create(&log_path, LogFormat::Csv, opts.targets)
