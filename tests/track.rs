@@ -744,3 +744,64 @@ fn crossing_targets_keep_their_ids() {
         }
     }
 }
+
+/// In a `MultiTracker` a target that leaves is reported lost and taken back by the recovery scan, while the
+/// other target is tracked on (the lost-target path of the multi-target update).
+#[test]
+fn multi_tracker_recovers_a_target_that_leaves() {
+    let frames = 200;
+    let spec = siamtrack::synth::ClipSpec {
+        targets: 2,
+        absent: Some(60..100),
+        ..small_spec(frames, 7)
+    };
+    let clip = siamtrack::synth::Clip::new(spec).unwrap();
+    // The thresholds of `target_that_leaves_is_reported_lost_and_reacquired`, with the target model.
+    let mut model = shipped_model();
+    for (key, value) in [
+        ("uncertain_below", "0.5"),
+        ("lost_below", "0.45"),
+        ("lost_after", "3"),
+        ("recover_above", "0.55"),
+        ("target_weight", "0.5"),
+    ] {
+        model.set_tracker_param(key, value).unwrap();
+    }
+    let mut multi =
+        siamtrack::MultiTracker::new(&model, &siamtrack::EncoderOptions::default()).unwrap();
+    let first = clip.frame(0).unwrap();
+    for k in 0..2 {
+        multi.add(&first, clip.target_truth(k, 0).unwrap()).unwrap();
+    }
+    let mut tracks = vec![Vec::new(); 2];
+    for i in 1..frames {
+        for (k, track) in multi
+            .update(&clip.frame(i).unwrap())
+            .unwrap()
+            .into_iter()
+            .enumerate()
+        {
+            tracks[k].push(track);
+        }
+    }
+    let at = |k: usize, i: usize| tracks[k][i - 1];
+    let lost = (60..100)
+        .filter(|&i| at(0, i).state == siamtrack::TrackState::Lost)
+        .count();
+    assert!(
+        lost >= 32,
+        "target 1 lost on only {lost} of its 40 frames away"
+    );
+    let back = (100..100 + MAX_REACQUIRE_FRAMES).find(|&i| {
+        at(0, i).state != siamtrack::TrackState::Lost
+            && at(0, i).bbox.iou(&clip.target_truth(0, i).unwrap()) > 0.5
+    });
+    assert!(
+        back.is_some(),
+        "target 1 not re-acquired within {MAX_REACQUIRE_FRAMES} frames"
+    );
+    let second: Vec<BBox> = (1..frames).map(|i| at(1, i).bbox).collect();
+    let truth: Vec<_> = (1..frames).map(|i| clip.target_truth(1, i)).collect();
+    let iou = mean_iou(&second, &truth);
+    assert!(iou > MIN_MEAN_IOU, "target 2: mean IoU {iou:.3}");
+}
