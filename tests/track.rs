@@ -805,3 +805,41 @@ fn multi_tracker_recovers_a_target_that_leaves() {
     let iou = mean_iou(&second, &truth);
     assert!(iou > MIN_MEAN_IOU, "target 2: mean IoU {iou:.3}");
 }
+
+/// `--select` takes a drag per target, each confirmed with Enter; Enter with no new box starts tracking them all.
+#[test]
+fn select_takes_several_drags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, _) = generated_clip(dir.path(), "clip.mp4", small_spec(60, 8));
+    let log = dir.path().join("select.csv");
+    // The window shows the 320x180 frame centred in its width; each drag is 40x40 pixels of the frame.
+    let script = "openbox >/dev/null 2>&1 & sleep 0.5; \
+         \"$BIN\" track \"$VIDEO\" --select --display --log \"$LOG\" & pid=$!; \
+         WID=$(xdotool search --sync --name siamtrack | head -1); sleep 1.5; \
+         xdotool windowactivate --sync $WID; eval $(xdotool getwindowgeometry --shell $WID); \
+         drag() { xdotool mousemove --sync $((X+$1)) $((Y+$2)); sleep 0.3; xdotool mousedown 1; sleep 0.3; \
+           for s in 1 2 3 4 5; do xdotool mousemove --sync $((X+$1+40*s/5)) $((Y+$2+40*s/5)); sleep 0.1; done; \
+           xdotool mouseup 1; sleep 0.5; xdotool key Return; sleep 0.8; }; \
+         drag $((WIDTH/2-130)) 60; drag $((WIDTH/2+40)) 100; xdotool key Return; wait $pid";
+    let out = std::process::Command::new("xvfb-run")
+        .args(["-a", "bash", "-c", script])
+        .env("BIN", env!("CARGO_BIN_EXE_siamtrack"))
+        .env("VIDEO", &video)
+        .env("LOG", &log)
+        .output()
+        .expect("xvfb-run, openbox and xdotool are installed (scripts/setup.sh)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = read_records(&log, LogFormat::Csv).unwrap();
+    assert_eq!(records.len(), 2 * 60, "two targets on every frame");
+    let first: Vec<_> = records
+        .iter()
+        .take(2)
+        .map(|r| (r.target, r.w, r.h))
+        .collect();
+    assert_eq!(
+        first,
+        [(1, 40.0, 40.0), (2, 40.0, 40.0)],
+        "the dragged boxes"
+    );
+    assert!(records[0].x < records[1].x, "in the order dragged");
+}
