@@ -9,7 +9,7 @@ use crate::model::EncoderOptions;
 use crate::sinks::{annotate, AnnotatedVideo, UserAction, Window};
 use crate::sources::{Frame, Source, SourceSpec};
 use crate::tracker::{MultiTracker, Track, TrackState};
-use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
+use crate::tracklog::{LogFormat, TrackLogWriter};
 use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{bounded, unbounded, TrySendError};
 use opencv::core::Mat;
@@ -109,14 +109,7 @@ impl Sinks {
         self.frames += 1;
         self.update_ms_total += update_ms;
         if let Some(log) = &mut self.log {
-            for (k, track) in tracks.iter().enumerate() {
-                log.write(&LogRecord::new(
-                    frame.index,
-                    frame.timestamp_ms,
-                    k + 1,
-                    track,
-                ))?;
-            }
+            log.write_frame(frame.index, frame.timestamp_ms, tracks)?;
         }
         if let Some(bar) = &self.progress {
             bar.inc(1);

@@ -130,6 +130,14 @@ impl TrackLogWriter {
         }
     }
 
+    /// One frame's rows: a track per target, in id order.
+    pub fn write_frame(&mut self, frame: u64, timestamp_ms: f64, tracks: &[Track]) -> Result<()> {
+        for (k, track) in tracks.iter().enumerate() {
+            self.write(&LogRecord::new(frame, timestamp_ms, k + 1, track))?;
+        }
+        Ok(())
+    }
+
     pub fn write(&mut self, r: &LogRecord) -> Result<()> {
         let out = match (self.format, self.outs.len()) {
             (LogFormat::Otb, n) if n > 1 => self

@@ -686,6 +686,37 @@ fn track_cli_logs_several_targets_by_id() {
     }
 }
 
+/// Every target of a generated clip tracked by one `MultiTracker` from its first box: per target, a track per
+/// frame (the first frame's is the given box).
+fn track_targets(
+    model: &siamtrack::ModelConfig,
+    clip: &siamtrack::synth::Clip,
+    frames: usize,
+) -> Vec<Vec<siamtrack::Track>> {
+    let options = siamtrack::EncoderOptions::default();
+    let mut multi = siamtrack::MultiTracker::new(model, &options).unwrap();
+    let first = clip.frame(0).unwrap();
+    let mut tracks: Vec<Vec<siamtrack::Track>> = (0..clip.spec().targets)
+        .map(|k| {
+            let bbox = clip.target_truth(k, 0).unwrap();
+            multi.add(&first, bbox).unwrap();
+            let state = siamtrack::TrackState::Tracking;
+            vec![siamtrack::Track {
+                bbox,
+                score: 1.0,
+                state,
+            }]
+        })
+        .collect();
+    for i in 1..frames {
+        let frame = clip.frame(i).unwrap();
+        for (k, track) in multi.update(&frame).unwrap().into_iter().enumerate() {
+            tracks[k].push(track);
+        }
+    }
+    tracks
+}
+
 /// A generated clip whose three targets cross paths (a later target passes in front of an earlier one): each
 /// keeps its id through the crossings, its boxes following its own truth.
 #[test]
@@ -709,26 +740,10 @@ fn crossing_targets_keep_their_ids() {
         crossings >= 10,
         "only {crossings} frames with overlapping targets"
     );
-    let mut multi =
-        siamtrack::MultiTracker::new(&shipped_model(), &siamtrack::EncoderOptions::default())
-            .unwrap();
-    let first = clip.frame(0).unwrap();
-    for k in 0..3 {
-        multi.add(&first, clip.target_truth(k, 0).unwrap()).unwrap();
-    }
-    let mut boxes: Vec<Vec<BBox>> = (0..3)
-        .map(|k| vec![clip.target_truth(k, 0).unwrap()])
+    let boxes: Vec<Vec<BBox>> = track_targets(&shipped_model(), &clip, frames)
+        .iter()
+        .map(|tracks| tracks.iter().map(|t| t.bbox).collect())
         .collect();
-    for i in 1..frames {
-        for (k, track) in multi
-            .update(&clip.frame(i).unwrap())
-            .unwrap()
-            .iter()
-            .enumerate()
-        {
-            boxes[k].push(track.bbox);
-        }
-    }
     for (k, b) in boxes.iter().enumerate() {
         let iou = mean_iou(b, &truth(k));
         assert!(iou > MIN_MEAN_IOU, "target {}: mean IoU {iou:.3}", k + 1);
@@ -767,24 +782,8 @@ fn multi_tracker_recovers_a_target_that_leaves() {
     ] {
         model.set_tracker_param(key, value).unwrap();
     }
-    let mut multi =
-        siamtrack::MultiTracker::new(&model, &siamtrack::EncoderOptions::default()).unwrap();
-    let first = clip.frame(0).unwrap();
-    for k in 0..2 {
-        multi.add(&first, clip.target_truth(k, 0).unwrap()).unwrap();
-    }
-    let mut tracks = vec![Vec::new(); 2];
-    for i in 1..frames {
-        for (k, track) in multi
-            .update(&clip.frame(i).unwrap())
-            .unwrap()
-            .into_iter()
-            .enumerate()
-        {
-            tracks[k].push(track);
-        }
-    }
-    let at = |k: usize, i: usize| tracks[k][i - 1];
+    let tracks = track_targets(&model, &clip, frames);
+    let at = |k: usize, i: usize| tracks[k][i];
     let lost = (60..100)
         .filter(|&i| at(0, i).state == siamtrack::TrackState::Lost)
         .count();
@@ -800,8 +799,8 @@ fn multi_tracker_recovers_a_target_that_leaves() {
         back.is_some(),
         "target 1 not re-acquired within {MAX_REACQUIRE_FRAMES} frames"
     );
-    let second: Vec<BBox> = (1..frames).map(|i| at(1, i).bbox).collect();
-    let truth: Vec<_> = (1..frames).map(|i| clip.target_truth(1, i)).collect();
+    let second: Vec<BBox> = tracks[1].iter().map(|t| t.bbox).collect();
+    let truth: Vec<_> = (0..frames).map(|i| clip.target_truth(1, i)).collect();
     let iou = mean_iou(&second, &truth);
     assert!(iou > MIN_MEAN_IOU, "target 2: mean IoU {iou:.3}");
 }

@@ -7,7 +7,7 @@ use crate::model::EncoderOptions;
 use crate::sinks::annotate;
 use crate::sources::{Source, SourceSpec};
 use crate::tracker::MultiTracker;
-use crate::tracklog::{LogFormat, LogRecord, TrackLogWriter};
+use crate::tracklog::{LogFormat, TrackLogWriter};
 use anyhow::{bail, Context, Result};
 use opencv::prelude::*;
 use serde::Serialize;
@@ -182,14 +182,7 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
             let sinks_started = Instant::now();
             let annotated = annotate(&frame.image, &tracks, "bench")?;
             std::hint::black_box(&annotated);
-            for (k, track) in tracks.iter().enumerate() {
-                log.write(&LogRecord::new(
-                    frame.index,
-                    frame.timestamp_ms,
-                    k + 1,
-                    track,
-                ))?;
-            }
+            log.write_frame(frame.index, frame.timestamp_ms, &tracks)?;
             let sinks = ms(sinks_started);
             updates += 1;
             if updates <= opts.warmup {
