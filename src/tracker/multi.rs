@@ -3,6 +3,27 @@
 //! models, confidence, lost state and recovery).
 
 use super::{embed_crops, SearchPlan, SharedEncoder, StageTimings, Track, Tracker};
+
+/// A held target's update after the batch: its index, tracker, plan, features and crops, and time so far.
+type Job<'a> = (
+    usize,
+    &'a mut Tracker,
+    &'a SearchPlan,
+    Features,
+    StageTimings,
+);
+
+/// A target's features [N, C, H, W] and crops, cut from the batch.
+type Features = (Array4<f32>, Vec<Mat>);
+
+/// Finishes each job's update, in order.
+fn finish(jobs: Vec<Job>, frame: &Mat) -> Vec<(usize, Result<Track>)> {
+    jobs.into_iter()
+        .map(|(k, tracker, plan, own, timings)| {
+            (k, tracker.update_embedded(frame, plan, own, timings))
+        })
+        .collect()
+}
 use crate::bbox::BBox;
 use crate::config::ModelConfig;
 use crate::model::{Encoder, EncoderOptions};
@@ -71,7 +92,8 @@ impl MultiTracker {
         self.targets.is_empty()
     }
 
-    /// Where the time of the last [`MultiTracker::update`] went, summed over the targets.
+    /// Where the time of the last [`MultiTracker::update`] went, summed over the targets (whose own work runs on
+    /// two threads, so these can add up to more than the update's wall time).
     pub fn last_timings(&self) -> StageTimings {
         self.timings
     }
@@ -107,6 +129,8 @@ impl MultiTracker {
         let mut sizes: Vec<u32> = plans.iter().flatten().map(|p| p.size).collect();
         sizes.sort_unstable();
         sizes.dedup();
+        // Each held target's share of the batches: (target, its features and crops, its share of the time).
+        let mut shares: Vec<(usize, Features, StageTimings)> = Vec::new();
         for size in sizes {
             let members: Vec<(usize, &SearchPlan)> = plans
                 .iter()
@@ -142,8 +166,34 @@ impl MultiTracker {
                     images.by_ref().take(count).collect(),
                 );
                 first += count;
-                tracks[k] = Some(self.targets[k].update_embedded(frame, plan, own, timings)?);
+                shares.push((k, own, timings));
             }
+        }
+        // What follows the encoder is each target's own work: on two threads, half the targets each (the
+        // encoder's threads are idle meanwhile).
+        let mut trackers: Vec<Option<&mut Tracker>> = self.targets.iter_mut().map(Some).collect();
+        let mut jobs: Vec<Job> = shares
+            .into_iter()
+            .map(|(k, own, timings)| {
+                let tracker = trackers[k].take().expect("one share per target");
+                let plan = plans[k].as_ref().expect("held targets have a plan");
+                (k, tracker, plan, own, timings)
+            })
+            .collect();
+        let later = jobs.split_off(jobs.len() / 2);
+        let (done, later_done) = match jobs.is_empty() {
+            true => (Vec::new(), finish(later, frame)),
+            false => std::thread::scope(|scope| {
+                let other = scope.spawn(|| finish(later, frame));
+                let done = finish(jobs, frame);
+                let later_done = other
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a target's update panicked"))?;
+                anyhow::Ok((done, later_done))
+            })?,
+        };
+        for (k, track) in done.into_iter().chain(later_done) {
+            tracks[k] = Some(track?);
         }
         let lost: Vec<usize> = (0..plans.len()).filter(|&k| plans[k].is_none()).collect();
         if !lost.is_empty() {
