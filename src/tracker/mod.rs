@@ -521,12 +521,12 @@ impl Tracker {
     /// around it (reported `lost`), and a search region grows frame by frame up to a scan of the whole frame, until
     /// the target matches again with `recover_above` confidence, in the scan or where the box is.
     pub fn update(&mut self, frame: &Mat) -> Result<Track> {
-        self.update_lost_scanning(frame, true)
+        self.update_with_scan(frame, true)
     }
 
     /// [`Tracker::update`]; `scan`: whether a lost target's recovery scan may take this frame's step (a
     /// [`MultiTracker`] shares the scan between its lost targets).
-    pub(crate) fn update_lost_scanning(&mut self, frame: &Mat, scan: bool) -> Result<Track> {
+    pub(crate) fn update_with_scan(&mut self, frame: &Mat, scan: bool) -> Result<Track> {
         let lost = self.begin(frame)?;
         let (next, score) = if lost {
             self.follow_lost(frame, scan)?

@@ -200,7 +200,7 @@ impl MultiTracker {
             let scanning = lost[self.scan_turn % lost.len()];
             self.scan_turn = self.scan_turn.wrapping_add(1);
             for k in lost {
-                tracks[k] = Some(self.targets[k].update_lost_scanning(frame, k == scanning)?);
+                tracks[k] = Some(self.targets[k].update_with_scan(frame, k == scanning)?);
             }
         }
         self.timings = self.targets.iter().map(Tracker::last_timings).fold(
