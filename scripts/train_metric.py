@@ -87,7 +87,7 @@ def extract(sidecar_path, train_root, out, count, max_gap, seed, shift_cells, lo
             if not batch_t:
                 return
             for batch, dest in ((batch_t, templates), (batch_s, searches)):
-                x = normalise([b for b in batch], sidecar["mean"], sidecar["std"])
+                x = normalise(batch, sidecar["mean"], sidecar["std"])
                 if sidecar["channel_order"] == "bgr":
                     x = x[:, ::-1].copy()
                 dest.append(session.run([sidecar["output_name"]], {sidecar["input_name"]: x})[0])

@@ -3,6 +3,13 @@
 //! models, confidence, lost state and recovery).
 
 use super::{embed_crops, SearchPlan, SharedEncoder, StageTimings, Track, Tracker};
+use crate::bbox::BBox;
+use crate::config::ModelConfig;
+use crate::model::{Encoder, EncoderOptions};
+use anyhow::{ensure, Result};
+use ndarray::{s, Array4};
+use opencv::core::Mat;
+use std::sync::{Arc, Mutex};
 
 /// A held target's update after the batch: its index, tracker, plan, features and crops, and time so far.
 type Job<'a> = (
@@ -15,22 +22,6 @@ type Job<'a> = (
 
 /// A target's features [N, C, H, W] and crops, cut from the batch.
 type Features = (Array4<f32>, Vec<Mat>);
-
-/// Finishes each job's update, in order.
-fn finish(jobs: Vec<Job>, frame: &Mat) -> Vec<(usize, Result<Track>)> {
-    jobs.into_iter()
-        .map(|(k, tracker, plan, own, timings)| {
-            (k, tracker.update_embedded(frame, plan, own, timings))
-        })
-        .collect()
-}
-use crate::bbox::BBox;
-use crate::config::ModelConfig;
-use crate::model::{Encoder, EncoderOptions};
-use anyhow::{ensure, Result};
-use ndarray::{s, Array4};
-use opencv::core::Mat;
-use std::sync::{Arc, Mutex};
 
 pub struct MultiTracker {
     model: ModelConfig,
@@ -141,7 +132,7 @@ impl MultiTracker {
                 .iter()
                 .flat_map(|(_, p)| p.crops.iter().copied())
                 .collect();
-            let (features, images, batch) = embed_crops(
+            let (mut features, images, batch) = embed_crops(
                 &self.model,
                 &self.encoder,
                 &mut self.input,
@@ -159,12 +150,14 @@ impl MultiTracker {
                     encoder_ms: batch.encoder_ms * share,
                     locate_ms: 0.0,
                 };
-                let own = (
-                    features
+                // A batch of one target's crops (one target, or one at this size) is handed over whole.
+                let own_features = match count == crops.len() {
+                    true => std::mem::replace(&mut features, Array4::zeros((0, 0, 0, 0))),
+                    false => features
                         .slice(s![first..first + count, .., .., ..])
                         .to_owned(),
-                    images.by_ref().take(count).collect(),
-                );
+                };
+                let own = (own_features, images.by_ref().take(count).collect());
                 first += count;
                 shares.push((k, own, timings));
             }
@@ -216,4 +209,13 @@ impl MultiTracker {
             .map(|t| t.expect("every target was updated"))
             .collect())
     }
+}
+
+/// Finishes each job's update, in order.
+fn finish(jobs: Vec<Job>, frame: &Mat) -> Vec<(usize, Result<Track>)> {
+    jobs.into_iter()
+        .map(|(k, tracker, plan, own, timings)| {
+            (k, tracker.update_embedded(frame, plan, own, timings))
+        })
+        .collect()
 }
