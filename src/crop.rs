@@ -2,7 +2,7 @@
 
 use crate::config::{ChannelOrder, ModelConfig};
 use anyhow::{ensure, Result};
-use ndarray::{s, Array4};
+use ndarray::{s, Array4, ArrayViewMut3};
 use opencv::core::{self, Mat, Scalar, Size, BORDER_CONSTANT};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -72,6 +72,20 @@ pub fn fill_tensor(crops: &[Mat], model: &ModelConfig, batch: &mut Array4<f32>) 
     if batch.dim() != shape {
         *batch = Array4::<f32>::zeros(shape);
     }
+    for (crop, planes) in crops.iter().zip(batch.outer_iter_mut()) {
+        fill_planes(crop, model, planes)?;
+    }
+    Ok(())
+}
+
+/// One BGR u8 crop into its normalised planes [3, side, side] of an encoder batch, in the sidecar's channel
+/// order.
+pub fn fill_planes(crop: &Mat, model: &ModelConfig, mut planes: ArrayViewMut3<f32>) -> Result<()> {
+    let (_, rows, cols) = planes.dim();
+    ensure!(
+        crop.rows() as usize == rows && crop.cols() as usize == cols && crop.channels() == 3,
+        "crops must be {cols}x{rows} BGR images"
+    );
     // Source BGR channel feeding each model channel.
     let source = match model.channel_order {
         ChannelOrder::Rgb => [2, 1, 0],
@@ -79,26 +93,19 @@ pub fn fill_tensor(crops: &[Mat], model: &ModelConfig, batch: &mut Array4<f32>) 
     };
     let gain: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * model.std[c]));
     let offset: [f32; 3] = std::array::from_fn(|c| model.mean[c] / model.std[c]);
-    for (n, crop) in crops.iter().enumerate() {
-        ensure!(
-            crop.rows() as usize == side && crop.cols() as usize == side && crop.channels() == 3,
-            "crops must be {side}x{side} BGR images"
-        );
-        // Crops from warp_affine are continuous; copy only one that is not (a view into a larger image).
-        let copy;
-        let crop = if crop.is_continuous() {
-            crop
-        } else {
-            copy = crop.try_clone()?;
-            &copy
-        };
-        let pixels = crop.data_bytes()?;
-        let mut planes = batch.slice_mut(s![n, .., .., ..]);
-        for (c, &src) in source.iter().enumerate() {
-            let mut plane = planes.slice_mut(s![c, .., ..]);
-            for (dst, px) in plane.iter_mut().zip(pixels.chunks_exact(3)) {
-                *dst = px[src] as f32 * gain[c] - offset[c];
-            }
+    // Crops from warp_affine are continuous; copy only one that is not (a view into a larger image).
+    let copy;
+    let crop = if crop.is_continuous() {
+        crop
+    } else {
+        copy = crop.try_clone()?;
+        &copy
+    };
+    let pixels = crop.data_bytes()?;
+    for (c, &src) in source.iter().enumerate() {
+        let mut plane = planes.slice_mut(s![c, .., ..]);
+        for (dst, px) in plane.iter_mut().zip(pixels.chunks_exact(3)) {
+            *dst = px[src] as f32 * gain[c] - offset[c];
         }
     }
     Ok(())

@@ -20,11 +20,11 @@ pub use target_model::{Spectrum, TargetModel, TargetModelParams};
 
 use crate::bbox::BBox;
 use crate::config::{ModelConfig, TrackerParams};
-use crate::crop::{crop_square, fill_tensor, mean_colour, to_tensor};
+use crate::crop::{crop_square, fill_planes, mean_colour, to_tensor};
 use crate::model::{BoxHead, Encoder, EncoderOptions};
 use crate::xcorr::xcorr;
 use anyhow::{bail, ensure, Result};
-use ndarray::{s, Array2, Array3, Array4, ArrayView2};
+use ndarray::{s, Array2, Array3, Array4, ArrayView2, Axis};
 use opencv::core::{Mat, CV_8UC3};
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -940,7 +940,8 @@ impl Tracker {
 }
 
 /// Cuts square crops (centre, side in frame pixels) out of `frame`, each resized to `size` pixels, and embeds
-/// them in one batch (through `input`, reused): their features, the crops, and the time each step took.
+/// them in one batch (through `input`, reused): their features, the crops, and the time each step took. The
+/// crops are cut on all cores (the encoder's threads are idle meanwhile).
 pub(crate) fn embed_crops(
     model: &ModelConfig,
     encoder: &SharedEncoder,
@@ -951,12 +952,30 @@ pub(crate) fn embed_crops(
 ) -> Result<(Array4<f32>, Vec<Mat>, StageTimings)> {
     let started = Instant::now();
     let pad = mean_colour(frame)?;
-    let out = size as i32;
-    let images = crops
-        .iter()
-        .map(|&(centre, side)| crop_square(frame, centre, side, out, pad))
-        .collect::<Result<Vec<_>>>()?;
-    fill_tensor(&images, model, input)?;
+    let side = size as usize;
+    let shape = (crops.len(), 3, side, side);
+    if input.dim() != shape {
+        *input = Array4::zeros(shape);
+    }
+    let per_core = crops.len().div_ceil(cores()).max(1);
+    let parts = input
+        .axis_chunks_iter_mut(Axis(0), per_core)
+        .zip(crops.chunks(per_core))
+        .collect();
+    let images = in_parallel(parts, |(mut planes, crops)| {
+        crops
+            .iter()
+            .zip(planes.outer_iter_mut())
+            .map(|(&(centre, side), planes)| {
+                let image = crop_square(frame, centre, side, size as i32, pad)?;
+                fill_planes(&image, model, planes)?;
+                Ok(image)
+            })
+            .collect::<Result<Vec<_>>>()
+    })?
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?
+    .concat();
     let cropped = Instant::now();
     let features = embed(encoder, input)?;
     let timings = StageTimings {
@@ -965,6 +984,32 @@ pub(crate) fn embed_crops(
         locate_ms: 0.0,
     };
     Ok((features, images, timings))
+}
+
+/// The cores to spread work over (per-target work after the encoder, cutting crops).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Runs `work` on every part at once, a thread each (the first on the calling thread); the results in order.
+fn in_parallel<P: Send, R: Send>(parts: Vec<P>, work: impl Fn(P) -> R + Sync) -> Result<Vec<R>> {
+    let work = &work;
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return Ok(Vec::new());
+    };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = parts.map(|part| scope.spawn(move || work(part))).collect();
+        let mut results = vec![work(first)];
+        for other in others {
+            results.push(
+                other
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?,
+            );
+        }
+        Ok(results)
+    })
 }
 
 /// Scales each cell of a centred template window [channels, k, k] by the share of it that a centred box of
@@ -1103,6 +1148,20 @@ mod tests {
             s = s.moved(&shrink, (100.0, 80.0), &p);
         }
         assert_eq!(s.size, (4.0, 4.0), "at least 0.2x and min_size_px");
+    }
+
+    #[test]
+    fn parallel_work_keeps_the_parts_order_and_reports_a_panic() {
+        let parts: Vec<Vec<u32>> = vec![vec![1, 2], vec![3], vec![4, 5]];
+        let sums = in_parallel(parts, |part| part.iter().sum::<u32>()).unwrap();
+        assert_eq!(sums, [3, 3, 9]);
+        assert!(in_parallel(Vec::<u32>::new(), |v| v).unwrap().is_empty());
+        let err = in_parallel(vec![1, 2], |v: u32| {
+            assert!(v != 2, "part 2 fails");
+            v
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "a worker thread panicked");
     }
 
     #[test]

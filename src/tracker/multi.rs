@@ -2,7 +2,9 @@
 //! per crop size), and everything after the encoder per target, each a [`Tracker`] of its own (template, online
 //! models, confidence, lost state and recovery).
 
-use super::{embed_crops, SearchPlan, SharedEncoder, StageTimings, Track, Tracker};
+use super::{
+    cores, embed_crops, in_parallel, SearchPlan, SharedEncoder, StageTimings, Track, Tracker,
+};
 use crate::bbox::BBox;
 use crate::config::ModelConfig;
 use crate::model::{Encoder, EncoderOptions};
@@ -84,7 +86,7 @@ impl MultiTracker {
     }
 
     /// Where the time of the last [`MultiTracker::update`] went, summed over the targets (whose own work runs on
-    /// two threads, so these can add up to more than the update's wall time).
+    /// all cores, so these can add up to more than the update's wall time).
     pub fn last_timings(&self) -> StageTimings {
         self.timings
     }
@@ -162,30 +164,24 @@ impl MultiTracker {
                 shares.push((k, own, timings));
             }
         }
-        // What follows the encoder is each target's own work: on two threads, half the targets each (the
+        // What follows the encoder is each target's own work: on all cores, a share of the targets each (the
         // encoder's threads are idle meanwhile).
         let mut trackers: Vec<Option<&mut Tracker>> = self.targets.iter_mut().map(Some).collect();
-        let mut jobs: Vec<Job> = shares
+        let per_core = shares.len().div_ceil(cores()).max(1);
+        let mut jobs = shares.into_iter().map(|(k, own, timings)| {
+            let tracker = trackers[k].take().expect("one share per target");
+            let plan = plans[k].as_ref().expect("held targets have a plan");
+            (k, tracker, plan, own, timings)
+        });
+        let parts: Vec<Vec<Job>> = std::iter::from_fn(|| {
+            let part: Vec<Job> = jobs.by_ref().take(per_core).collect();
+            (!part.is_empty()).then_some(part)
+        })
+        .collect();
+        for (k, track) in in_parallel(parts, |part| finish(part, frame))?
             .into_iter()
-            .map(|(k, own, timings)| {
-                let tracker = trackers[k].take().expect("one share per target");
-                let plan = plans[k].as_ref().expect("held targets have a plan");
-                (k, tracker, plan, own, timings)
-            })
-            .collect();
-        let later = jobs.split_off(jobs.len() / 2);
-        let (done, later_done) = match jobs.is_empty() {
-            true => (Vec::new(), finish(later, frame)),
-            false => std::thread::scope(|scope| {
-                let other = scope.spawn(|| finish(later, frame));
-                let done = finish(jobs, frame);
-                let later_done = other
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a target's update panicked"))?;
-                anyhow::Ok((done, later_done))
-            })?,
-        };
-        for (k, track) in done.into_iter().chain(later_done) {
+            .flatten()
+        {
             tracks[k] = Some(track?);
         }
         let lost: Vec<usize> = (0..plans.len()).filter(|&k| plans[k].is_none()).collect();
