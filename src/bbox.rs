@@ -24,6 +24,13 @@ pub enum BoxError {
     NonPositive(f64, f64),
 }
 
+/// `x,y,w,h`, as `--bbox` takes it.
+impl std::fmt::Display for BBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{},{},{}", self.x, self.y, self.w, self.h)
+    }
+}
+
 impl BBox {
     pub fn new(x: f64, y: f64, w: f64, h: f64) -> Self {
         Self { x, y, w, h }
@@ -134,6 +141,13 @@ mod tests {
         let b = BBox::new(5.0, 0.0, 10.0, 10.0);
         assert!((a.iou(&b) - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(a.iou(&BBox::new(20.0, 20.0, 5.0, 5.0)), 0.0);
+    }
+
+    #[test]
+    fn displays_as_the_bbox_flag_takes_it() {
+        let b = BBox::new(1.0, 2.5, 30.0, 4.0);
+        assert_eq!(b.to_string(), "1,2.5,30,4");
+        assert_eq!(BBox::parse(&b.to_string()).unwrap(), b);
     }
 
     #[test]

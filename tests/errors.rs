@@ -117,7 +117,7 @@ fn bad_boxes() {
             "--no-display",
         ]),
         1,
-        "lies outside the 320x180 frame",
+        "initial box 500,500,20,20 (x,y,w,h) lies outside the 320x180 frame",
     );
 }
 

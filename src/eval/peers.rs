@@ -121,7 +121,7 @@ impl SingleTracker for OpenCvTracker {
     fn init(&mut self, frame: &Mat, bbox: BBox) -> Result<()> {
         self.inner = None;
         let rect = clipped_rect(&bbox, frame.cols(), frame.rows())
-            .ok_or_else(|| anyhow!("initial box {bbox:?} lies outside the frame"))?;
+            .ok_or_else(|| anyhow!("initial box {bbox} (x,y,w,h) lies outside the frame"))?;
         let mut tracker = self.create()?;
         tracker.init(frame, rect)?;
         self.inner = Some(tracker);

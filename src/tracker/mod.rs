@@ -333,10 +333,10 @@ impl Tracker {
         check_frame(frame)?;
         let (width, height) = (frame.cols() as f64, frame.rows() as f64);
         if !bbox.is_finite() || bbox.w <= 0.0 || bbox.h <= 0.0 {
-            bail!("initial box {bbox:?} must have finite values and positive size");
+            bail!("initial box {bbox} (x,y,w,h) must have finite values and positive size");
         }
         if !bbox.overlaps_frame(width, height) {
-            bail!("initial box {bbox:?} lies outside the {width}x{height} frame");
+            bail!("initial box {bbox} (x,y,w,h) lies outside the {width}x{height} frame");
         }
         let size = (bbox.w, bbox.h);
         // The template as first seen, and with the scale vote those of the target shrunk and grown, in one batch.
