@@ -188,7 +188,8 @@ struct EvalArgs {
     /// Trackers, comma-separated: siamfc, kcf, csrt, mil; they run on identical frames
     #[arg(long, value_parser = parse_trackers, default_value = "siamfc")]
     tracker: TrackerList,
-    /// Sequences to run, comma-separated [default: list.txt, else every sub-folder]
+    /// Sequences to run, comma-separated: folders, or `<folder>-<n>` for target n of a folder with several
+    /// [default: list.txt, else every sub-folder]
     #[arg(long, value_delimiter = ',')]
     sequences: Option<Vec<String>>,
     /// Result files go to DIR/<tracker>/<sequence>.txt (OTB text, 1-based)
@@ -211,6 +212,7 @@ struct ScoreArgs {
     /// Results folders, one per tracker (named by the folder), holding <sequence>.txt in OTB text (1-based x,y,w,h)
     #[arg(required = true)]
     results: Vec<PathBuf>,
+    /// Sequences to score (as for eval)
     #[arg(long, value_delimiter = ',')]
     sequences: Option<Vec<String>>,
     /// JSON report

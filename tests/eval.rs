@@ -380,4 +380,26 @@ fn each_target_of_a_folder_is_its_own_sequence() {
     // IoU 0 (0 thresholds).
     assert!(close(&t["sequences"][0]["auc"], 20.0 / 21.0));
     assert!(close(&t["sequences"][1]["auc"], 0.0));
+
+    // One target selected by its name; a target the folder lacks is that sequence's failure.
+    let out = run(&[
+        "score",
+        data.to_str().unwrap(),
+        hand.to_str().unwrap(),
+        "--sequences",
+        "pair-2,pair-3",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sequence pair-3: pair has no groundtruth_rect.3.txt"));
+    let t = &json(&report)["trackers"][0];
+    let names: Vec<&str> = t["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sequence"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pair-2"]);
+    assert!(close(&t["sequences"][0]["auc"], 0.0));
 }

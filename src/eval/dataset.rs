@@ -13,7 +13,8 @@
 //!
 //! An OTB folder with several targets (OTB's Jogging and Skating2) holds `groundtruth_rect.1.txt`,
 //! `groundtruth_rect.2.txt`, ... instead of `groundtruth_rect.txt`: each target is scored as its own sequence,
-//! `<folder>-1`, `<folder>-2`, ... (the names OTB's toolkit gives them), on the folder's frames.
+//! `<folder>-1`, `<folder>-2`, ... (the names OTB's toolkit gives them), on the folder's frames; `--sequences` and
+//! `list.txt` may name the folder (every target) or one target by that name.
 
 use crate::bbox::{parse_annotation, BBox};
 use crate::sources::list_images;
@@ -60,6 +61,25 @@ impl Sequence {
                     .with_context(|| format!("sequence {name}"))
             })
             .collect()
+    }
+
+    /// The sequences `name` selects in the dataset `root`: its folder's (see [`Sequence::load_targets`]), or,
+    /// for a name `<folder>-<n>` that is no folder of its own, target n of that folder (as `--sequences Jogging-1`
+    /// or a `list.txt` line names it).
+    pub fn load_named(root: &Path, name: &str) -> Result<Vec<Self>> {
+        let dir = root.join(name);
+        if let (false, Some((folder, number))) = (dir.is_dir(), name.rsplit_once('-')) {
+            if number.parse::<u32>().is_ok() && root.join(folder).is_dir() {
+                let target = Self::load_targets(&root.join(folder))?
+                    .into_iter()
+                    .find(|seq| seq.name == name);
+                return match target {
+                    Some(seq) => Ok(vec![seq]),
+                    None => bail!("sequence {name}: {folder} has no groundtruth_rect.{number}.txt"),
+                };
+            }
+        }
+        Self::load_targets(&dir)
     }
 
     /// `truth`: an OTB ground-truth file to read instead of the folder's own.

@@ -234,7 +234,7 @@ pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
     let bar = progress_bar(names.len(), opts.progress);
     for name in &names {
         bar.set_message(name.clone());
-        let outcome = Sequence::load_targets(&opts.dataset.join(name)).and_then(|targets| {
+        let outcome = Sequence::load_named(&opts.dataset, name).and_then(|targets| {
             for seq in &targets {
                 run_sequence(seq, &mut runners)
                     .with_context(|| format!("sequence {}", seq.name))?;
@@ -328,7 +328,7 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
     let mut results: Vec<Vec<SequenceResult>> = vec![Vec::new(); trackers.len()];
     let mut failures = Vec::new();
     for name in &names {
-        let targets = match Sequence::load_targets(&opts.dataset.join(name)) {
+        let targets = match Sequence::load_named(&opts.dataset, name) {
             Ok(targets) => targets,
             Err(e) => {
                 eprintln!("error: {e:#}");
