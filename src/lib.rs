@@ -16,6 +16,23 @@
 //! println!("{:?} score {}", track.bbox, track.score);
 //! # Ok(()) }
 //! ```
+//!
+//! Several targets share one encoder through a [`MultiTracker`] (ids 1, 2, ... in the order added):
+//!
+//! ```no_run
+//! use siamtrack::{BBox, ModelConfig, MultiTracker};
+//! # fn main() -> anyhow::Result<()> {
+//! let model = ModelConfig::load("models/effnet_lite0_s8_int8.json")?;
+//! let mut targets = MultiTracker::new(&model, &Default::default())?;
+//! let first = opencv::imgcodecs::imread("frame0.jpg", opencv::imgcodecs::IMREAD_COLOR)?;
+//! targets.add(&first, BBox::new(10.0, 20.0, 40.0, 30.0))?;
+//! targets.add(&first, BBox::new(200.0, 50.0, 25.0, 60.0))?;
+//! let next = opencv::imgcodecs::imread("frame1.jpg", opencv::imgcodecs::IMREAD_COLOR)?;
+//! for (id, track) in (1..).zip(targets.update(&next)?) {
+//!     println!("target {id}: {} {:?}", track.bbox, track.state);
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod bbox;
 pub mod config;
