@@ -1,8 +1,8 @@
 //! Square crops around the target, padded with the frame's mean colour, and their conversion to encoder input.
 
 use crate::config::{ChannelOrder, ModelConfig};
-use anyhow::{ensure, Result};
-use ndarray::{s, Array4, ArrayViewMut3};
+use anyhow::{anyhow, ensure, Result};
+use ndarray::{Array4, ArrayViewMut3};
 use opencv::core::{self, Mat, Scalar, Size, BORDER_CONSTANT};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -78,19 +78,14 @@ pub fn fill_tensor(crops: &[Mat], model: &ModelConfig, batch: &mut Array4<f32>) 
     Ok(())
 }
 
-/// One BGR u8 crop into its normalised planes [3, side, side] of an encoder batch, in the sidecar's channel
-/// order.
+/// One BGR u8 crop into its normalised planes [3, rows, cols] (contiguous) of an encoder batch, in the sidecar's
+/// channel order.
 pub fn fill_planes(crop: &Mat, model: &ModelConfig, mut planes: ArrayViewMut3<f32>) -> Result<()> {
     let (_, rows, cols) = planes.dim();
     ensure!(
         crop.rows() as usize == rows && crop.cols() as usize == cols && crop.channels() == 3,
         "crops must be {cols}x{rows} BGR images"
     );
-    // Source BGR channel feeding each model channel.
-    let source = match model.channel_order {
-        ChannelOrder::Rgb => [2, 1, 0],
-        ChannelOrder::Bgr => [0, 1, 2],
-    };
     let gain: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * model.std[c]));
     let offset: [f32; 3] = std::array::from_fn(|c| model.mean[c] / model.std[c]);
     // Crops from warp_affine are continuous; copy only one that is not (a view into a larger image).
@@ -102,13 +97,39 @@ pub fn fill_planes(crop: &Mat, model: &ModelConfig, mut planes: ArrayViewMut3<f3
         &copy
     };
     let pixels = crop.data_bytes()?;
-    for (c, &src) in source.iter().enumerate() {
-        let mut plane = planes.slice_mut(s![c, .., ..]);
-        for (dst, px) in plane.iter_mut().zip(pixels.chunks_exact(3)) {
-            *dst = px[src] as f32 * gain[c] - offset[c];
-        }
+    let values = planes
+        .as_slice_mut()
+        .ok_or_else(|| anyhow!("encoder input planes must be contiguous"))?;
+    let (first, rest) = values.split_at_mut(rows * cols);
+    let (second, third) = rest.split_at_mut(rows * cols);
+    let planes = [first, second, third];
+    match model.channel_order {
+        ChannelOrder::Rgb => normalise(pixels, planes, gain, offset, |[b, g, r]| [r, g, b]),
+        ChannelOrder::Bgr => normalise(pixels, planes, gain, offset, |px| px),
     }
     Ok(())
+}
+
+/// `value * gain - offset` of each pixel's channels, taken in the model's `order`, into three planes: one pass
+/// over the pixels, the order fixed at compile time (a pass per channel, with the channel looked up per pixel,
+/// took about 0.06 ms more a 191-px crop).
+fn normalise(
+    pixels: &[u8],
+    [first, second, third]: [&mut [f32]; 3],
+    gain: [f32; 3],
+    offset: [f32; 3],
+    order: impl Fn([u8; 3]) -> [u8; 3],
+) {
+    let planes = first
+        .iter_mut()
+        .zip(second.iter_mut())
+        .zip(third.iter_mut());
+    for (px, ((a, b), c)) in pixels.chunks_exact(3).zip(planes) {
+        let [x, y, z] = order([px[0], px[1], px[2]]);
+        *a = x as f32 * gain[0] - offset[0];
+        *b = y as f32 * gain[1] - offset[1];
+        *c = z as f32 * gain[2] - offset[2];
+    }
 }
 
 #[cfg(test)]
