@@ -7,9 +7,24 @@ use opencv::core::{self, Mat, Scalar, Size, BORDER_CONSTANT};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-/// The frame's mean colour, used to pad crops that reach outside it (SiamFC's convention).
+/// The frame's mean colour, used to pad crops that reach outside it (SiamFC's convention). Over every pixel of a
+/// frame of up to 4 x `MEAN_SAMPLES` pixels; over a grid of at least `MEAN_SAMPLES` of a larger one (every
+/// second pixel of every second row, or sparser), as the exact mean of a 1080p frame took 0.7 ms of each update,
+/// three times the crop's cutting and normalising.
 pub fn mean_colour(frame: &Mat) -> Result<Scalar> {
-    Ok(core::mean(frame, &core::no_array())?)
+    const MEAN_SAMPLES: f64 = 65536.0;
+    let (cols, rows) = (frame.cols(), frame.rows());
+    let step = (cols as f64 * rows as f64 / MEAN_SAMPLES).sqrt().floor();
+    if step <= 1.0 {
+        return Ok(core::mean(frame, &core::no_array())?);
+    }
+    let grid = Size::new(
+        (cols as f64 / step).ceil() as i32,
+        (rows as f64 / step).ceil() as i32,
+    );
+    let mut sampled = Mat::default();
+    imgproc::resize(frame, &mut sampled, grid, 0.0, 0.0, imgproc::INTER_NEAREST)?;
+    Ok(core::mean(&sampled, &core::no_array())?)
 }
 
 /// Crops the square of side `side` (pixels) centred on `center` (box coordinates, where pixel i spans [i, i+1))
@@ -147,6 +162,44 @@ mod tests {
             }
         }
         frame
+    }
+
+    #[test]
+    fn mean_colour_is_exact_on_small_frames_and_sampled_close_on_large_ones() {
+        // Left third (0, 90, 200), the rest (30, 60, 240): on 640 x 410 = 262,400 pixels, just above 4 x 65,536.
+        let frame = |cols: i32, rows: i32| {
+            let mut frame = Mat::new_rows_cols_with_default(
+                rows,
+                cols,
+                CV_8UC3,
+                Scalar::new(30.0, 60.0, 240.0, 0.0),
+            )
+            .unwrap();
+            for y in 0..rows {
+                for x in 0..cols / 3 {
+                    *frame.at_2d_mut::<Vec3b>(y, x).unwrap() = Vec3b::from([0, 90, 200]);
+                }
+            }
+            frame
+        };
+        let small = frame(480, 360);
+        assert_eq!(
+            mean_colour(&small).unwrap(),
+            core::mean(&small, &core::no_array()).unwrap()
+        );
+        for (cols, rows) in [(640, 410), (1920, 1080)] {
+            let large = frame(cols, rows);
+            let (sampled, exact) = (
+                mean_colour(&large).unwrap(),
+                core::mean(&large, &core::no_array()).unwrap(),
+            );
+            for c in 0..3 {
+                assert!(
+                    (sampled[c] - exact[c]).abs() < 0.5,
+                    "{cols}x{rows}: {sampled:?} vs {exact:?}"
+                );
+            }
+        }
     }
 
     #[test]
