@@ -6,16 +6,45 @@ use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
 /// [H - h + 1, W - w + 1], each value the dot product of the template with the window under it.
 pub fn xcorr(template: ArrayView3<f32>, search: ArrayView3<f32>) -> Array2<f32> {
     let (oh, ow) = output_size(template, search);
-    let mut out = Array2::<f32>::zeros((oh, ow));
+    let (channels, th, tw) = template.dim();
+    let width = search.dim().2;
+    // Channels last: a template row and the window's row under it are then each one contiguous run of w x C
+    // values, and a value of the map is h long dot products (built channel by channel, from short runs as wide
+    // as the map, it took about 0.09 ms more a frame).
+    let template = template.permuted_axes([1, 2, 0]);
+    let template = template.as_standard_layout();
+    let search = search.permuted_axes([1, 2, 0]);
     let search = search.as_standard_layout();
-    for c in 0..template.dim().0 {
-        add_correlation(
-            template.index_axis(Axis(0), c),
-            search.index_axis(Axis(0), c),
-            out.view_mut(),
-        );
+    let (template, search) = (
+        template.as_slice().expect("standard layout"),
+        search.as_slice().expect("standard layout"),
+    );
+    let run = tw * channels;
+    Array2::from_shape_fn((oh, ow), |(i, j)| {
+        (0..th)
+            .map(|u| {
+                let start = ((i + u) * width + j) * channels;
+                dot(
+                    &template[u * run..(u + 1) * run],
+                    &search[start..start + run],
+                )
+            })
+            .sum()
+    })
+}
+
+/// The dot product of two equally long runs, summed in 8 lanes (which vectorises; one running sum would not).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a_lanes, a_rest) = a.as_chunks::<8>();
+    let (b_lanes, b_rest) = b.as_chunks::<8>();
+    for (x, y) in a_lanes.iter().zip(b_lanes) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
     }
-    out
+    let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + rest
 }
 
 /// Depthwise cross-correlation: channel by channel, without the sum over channels, [C, H - h + 1, W - w + 1].
