@@ -13,7 +13,7 @@ mod target_model;
 
 use colour::{ColourModel, CropBox};
 pub use multi::MultiTracker;
-use recovery::ScanGeometry;
+use recovery::{ScanGeometry, Tile};
 pub use scale::{ScaleFilter, ScaleParams};
 pub use siamese::{Motion, PeakLocator, ScaleVote};
 pub use target_model::{Spectrum, TargetModel, TargetModelParams};
@@ -178,12 +178,34 @@ pub(crate) struct SearchPlan {
     search_side: f64,
 }
 
+/// A step of the scan for a lost target: where it searches around (the state the target was last seen in), its
+/// tiles (centre, scale) and their crops (centre, side in frame pixels).
+struct ScanStep {
+    geometry: ScanGeometry,
+    around: TargetState,
+    tiles: Vec<Tile>,
+    crops: Vec<((f64, f64), f64)>,
+}
+
 /// Search crops through the encoder: their features and the Siamese correlation map of each.
 struct Embedded {
     features: Array4<f32>,
     raw: Vec<Array2<f32>>,
     /// The search crops themselves (8-bit BGR), for the colour model.
     crops: Vec<Mat>,
+}
+
+impl Embedded {
+    /// Splits off the crops from `at` on (features, maps and images), leaving those before it.
+    fn split_off(&mut self, at: usize) -> Embedded {
+        let features = self.features.slice(s![at.., .., .., ..]).to_owned();
+        self.features = self.features.slice(s![..at, .., .., ..]).to_owned();
+        Embedded {
+            features,
+            raw: self.raw.split_off(at),
+            crops: self.crops.split_off(at),
+        }
+    }
 }
 
 impl TargetState {
@@ -802,9 +824,24 @@ impl Tracker {
     /// the scan or where the box is.
     /// `scan`: whether the recovery scan takes a step this frame.
     fn follow_lost(&mut self, frame: &Mat, scan: bool) -> Result<(Option<TargetState>, f32)> {
-        let (local, local_score) = self.follow(frame)?;
-        if scan {
-            let (scanned, scan_score) = self.recover(frame)?;
+        let plan = self.search_plan();
+        ensure!(
+            plan.size == self.model.search_size,
+            "a lost target searches at the full crop size"
+        );
+        // The box's crop and the scan's tiles, all of the full size, through the encoder in one batch.
+        let step = scan.then(|| self.scan_step(frame));
+        let crops: Vec<_> = plan
+            .crops
+            .iter()
+            .chain(step.iter().flat_map(|step| &step.crops))
+            .copied()
+            .collect();
+        let mut embedded = self.correlate(frame, &crops, plan.size)?;
+        let scanned = step.map(|step| (embedded.split_off(plan.crops.len()), step));
+        let (local, local_score) = self.follow_embedded(frame, &plan, embedded)?;
+        if let Some((scanned, step)) = scanned {
+            let (scanned, scan_score) = self.recover(frame, &step, scanned)?;
             if scanned.is_some() {
                 return Ok((scanned, scan_score));
             }
@@ -819,46 +856,63 @@ impl Tracker {
         Ok((None, local_score))
     }
 
-    /// One step of the search for a lost target (see [`recovery`]). Returns the new state when a tile matches
-    /// with `recover_above` confidence.
-    fn recover(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
-        let p = self.model.tracker.clone();
+    /// The tiles of this frame's step of the search for a lost target (see [`recovery`]), moving the scan on.
+    fn scan_step(&mut self, frame: &Mat) -> ScanStep {
+        let p = &self.model.tracker;
         let target = self.target.as_ref().expect("initialised");
-        let state = target.last_seen.clone();
-        let search_side = self.search_side(state.size, self.model.search_size);
-        let frame_size = (frame.cols() as f64, frame.rows() as f64);
-        let scan = ScanGeometry {
+        let around = target.last_seen.clone();
+        let search_side = self.search_side(around.size, self.model.search_size);
+        let geometry = ScanGeometry {
             search_side,
             cell: self.model.total_stride as f64 * search_side / self.model.search_size as f64,
             response_size: self.model.response_size(),
         };
-        let (tiles, cursor) = scan.tiles(
-            state.center,
+        let frame_size = (frame.cols() as f64, frame.rows() as f64);
+        let (tiles, cursor) = geometry.tiles(
+            around.center,
             frame_size,
             target.lost_frames,
             target.scan_cursor,
-            &p,
+            p,
         );
         self.target.as_mut().expect("initialised").scan_cursor = cursor;
-        let crops: Vec<_> = tiles
+        let crops = tiles
             .iter()
             .map(|&(centre, scale)| (centre, search_side * scale))
             .collect();
-        let embedded = self.correlate(frame, &crops, self.model.search_size)?;
+        ScanStep {
+            geometry,
+            around,
+            tiles,
+            crops,
+        }
+    }
+
+    /// A scan step's tiles, embedded: the new state when a tile matches with `recover_above` confidence.
+    fn recover(
+        &mut self,
+        frame: &Mat,
+        step: &ScanStep,
+        embedded: Embedded,
+    ) -> Result<(Option<TargetState>, f32)> {
+        let p = self.model.tracker.clone();
+        let frame_size = (frame.cols() as f64, frame.rows() as f64);
         let located = Instant::now();
         // The template proposes: the target model's window is centred on each tile, so it would mute a target
         // found away from a tile's centre.
         let mut maps = self.calibrated(&embedded.raw);
-        for (map, &(centre, side)) in maps.iter_mut().zip(&crops) {
+        for (map, &(centre, side)) in maps.iter_mut().zip(&step.crops) {
             self.exclude_others(map, centre, side, self.model.search_size);
         }
-        let best = scan.best_match(&maps, &tiles, state.center);
+        let best = step
+            .geometry
+            .best_match(&maps, &step.tiles, step.around.center);
         self.timings.locate_ms += located.elapsed().as_secs_f64() * 1000.0;
         let Some(motion) = best else {
             return Ok((None, 0.0));
         };
         let score = confidence(motion.response);
-        let candidate = state.moved(&motion, frame_size, &p);
+        let candidate = step.around.moved(&motion, frame_size, &p);
         let mut accepted = score as f64 >= p.recover_above;
         if accepted && self.target.as_ref().expect("initialised").model.is_some() {
             // The target model verifies, on a search crop centred on the candidate: its own peak must be there,
