@@ -540,24 +540,42 @@ fn multi_tracker_follows_each_target_under_its_id() {
     }
 }
 
-/// With one target, the `MultiTracker` is the `Tracker`: the same tracks, frame by frame.
+/// With one target, the `MultiTracker` is the `Tracker`: the same tracks, frame by frame, also while the target
+/// is away and lost (its search and the recovery scan's tiles then go through the encoder together).
 #[test]
 fn multi_tracker_with_one_target_tracks_as_the_tracker() {
-    let frames = 40;
-    let clip = siamtrack::synth::Clip::new(small_spec(frames, 11)).unwrap();
-    let (model, options) = (shipped_model(), siamtrack::EncoderOptions::default());
-    let mut single = siamtrack::Tracker::new(&model, &options).unwrap();
-    let mut multi = siamtrack::MultiTracker::new(&model, &options).unwrap();
-    let first = clip.frame(0).unwrap();
-    single.init(&first, clip.truth(0).unwrap()).unwrap();
-    multi.add(&first, clip.truth(0).unwrap()).unwrap();
-    for i in 1..frames {
-        let frame = clip.frame(i).unwrap();
-        assert_eq!(
-            multi.update(&frame).unwrap(),
-            [single.update(&frame).unwrap()],
-            "frame {i}"
-        );
+    let frames = 80;
+    let leaving = siamtrack::synth::ClipSpec {
+        absent: Some(30..60),
+        ..small_spec(frames, 7)
+    };
+    let mut strict = shipped_model();
+    for (key, value) in [
+        ("uncertain_below", "0.5"),
+        ("lost_below", "0.45"),
+        ("lost_after", "3"),
+    ] {
+        strict.set_tracker_param(key, value).unwrap();
+    }
+    for (spec, model, lost_frames) in [
+        (small_spec(frames, 11), shipped_model(), 0..=0),
+        (leaving, strict, 20..=frames),
+    ] {
+        let clip = siamtrack::synth::Clip::new(spec).unwrap();
+        let options = siamtrack::EncoderOptions::default();
+        let mut single = siamtrack::Tracker::new(&model, &options).unwrap();
+        let mut multi = siamtrack::MultiTracker::new(&model, &options).unwrap();
+        let first = clip.frame(0).unwrap();
+        single.init(&first, clip.truth(0).unwrap()).unwrap();
+        multi.add(&first, clip.truth(0).unwrap()).unwrap();
+        let mut lost = 0;
+        for i in 1..frames {
+            let frame = clip.frame(i).unwrap();
+            let track = single.update(&frame).unwrap();
+            assert_eq!(multi.update(&frame).unwrap(), [track], "frame {i}");
+            lost += usize::from(track.state == siamtrack::TrackState::Lost);
+        }
+        assert!(lost_frames.contains(&lost), "{lost} frames lost");
     }
 }
 

@@ -178,6 +178,21 @@ pub(crate) struct SearchPlan {
     search_side: f64,
 }
 
+/// The crops of a frame's update ([`Tracker::frame_plan`]): the search around the box, and a lost target's scan
+/// step, all of the search's size.
+pub(crate) struct FramePlan {
+    pub(crate) search: SearchPlan,
+    scan: Option<ScanStep>,
+}
+
+impl FramePlan {
+    /// The search's crops, then the scan's (centre, side in frame pixels).
+    pub(crate) fn crops(&self) -> Vec<((f64, f64), f64)> {
+        let scan = self.scan.iter().flat_map(|step| &step.crops);
+        self.search.crops.iter().chain(scan).copied().collect()
+    }
+}
+
 /// A step of the scan for a lost target: where it searches around (the state the target was last seen in), its
 /// tiles (centre, scale) and their crops (centre, side in frame pixels).
 struct ScanStep {
@@ -549,29 +564,52 @@ impl Tracker {
     /// [`Tracker::update`]; `scan`: whether a lost target's recovery scan may take this frame's step (a
     /// [`MultiTracker`] shares the scan between its lost targets).
     pub(crate) fn update_with_scan(&mut self, frame: &Mat, scan: bool) -> Result<Track> {
-        let lost = self.begin(frame)?;
-        let (next, score) = if lost {
-            self.follow_lost(frame, scan)?
-        } else {
-            self.follow(frame)?
-        };
-        Ok(self.conclude(next, score, lost))
+        let plan = self.frame_plan(frame, scan)?;
+        let (features, images, timings) = embed_crops(
+            &self.model,
+            &self.encoder,
+            &mut self.input,
+            frame,
+            &plan.crops(),
+            plan.search.size,
+        )?;
+        self.update_embedded(frame, &plan, (features, images), timings)
     }
 
-    /// The update of a held target whose search crops ([`Tracker::search_plan`]) were embedded by the caller,
-    /// in a batch with other trackers' (`timings`: this tracker's share of cutting and embedding them).
+    /// The crops the next frame's update embeds ([`Tracker::update_embedded`]): the search around the box, and
+    /// for a lost target this frame's step of the scan when `scan`.
+    pub(crate) fn frame_plan(&mut self, frame: &Mat, scan: bool) -> Result<FramePlan> {
+        if self.begin(frame)? {
+            let search = self.search_plan();
+            ensure!(
+                search.size == self.model.search_size,
+                "a lost target searches at the full crop size"
+            );
+            let scan = scan.then(|| self.scan_step(frame));
+            return Ok(FramePlan { search, scan });
+        }
+        Ok(FramePlan {
+            search: self.search_plan(),
+            scan: None,
+        })
+    }
+
+    /// The update once the plan's crops ([`FramePlan::crops`]) are embedded, possibly by the caller in a batch
+    /// with other trackers' (`timings`: this tracker's share of cutting and embedding them).
     pub(crate) fn update_embedded(
         &mut self,
         frame: &Mat,
-        plan: &SearchPlan,
+        plan: &FramePlan,
         (features, crops): (Array4<f32>, Vec<Mat>),
         timings: StageTimings,
     ) -> Result<Track> {
         let lost = self.begin(frame)?;
-        ensure!(!lost, "a lost target's update makes its own encoder calls");
         self.timings = timings;
         let embedded = self.correlate_features(features, crops);
-        let (next, score) = self.follow_embedded(frame, plan, embedded)?;
+        let (next, score) = match lost {
+            true => self.follow_lost(frame, plan, embedded)?,
+            false => self.follow_embedded(frame, &plan.search, embedded)?,
+        };
         Ok(self.conclude(next, score, lost))
     }
 
@@ -684,14 +722,8 @@ impl Tracker {
         }
     }
 
-    /// SiamFC's step: a few scales around the last position. `None` for broken (NaN) output.
-    fn follow(&mut self, frame: &Mat) -> Result<(Option<TargetState>, f32)> {
-        let plan = self.search_plan();
-        let embedded = self.correlate(frame, &plan.crops, plan.size)?;
-        self.follow_embedded(frame, &plan, embedded)
-    }
-
-    /// [`Tracker::follow`] once the plan's crops are embedded.
+    /// SiamFC's step, a few scales around the last position, once the plan's crops are embedded. `None` for
+    /// broken (NaN) output.
     fn follow_embedded(
         &mut self,
         frame: &Mat,
@@ -821,27 +853,21 @@ impl Tracker {
     /// 0.36 against 0.47, a car that grows tenfold while its template match stays weak; Soccer 0.29 against 0.31;
     /// only MotorRolling higher, by 0.002) and on `train/` (bike1, wakeboard4; none higher); the scan still takes
     /// the target back when it matches better elsewhere. Returns the new state when the target is found again, by
-    /// the scan or where the box is.
-    /// `scan`: whether the recovery scan takes a step this frame.
-    fn follow_lost(&mut self, frame: &Mat, scan: bool) -> Result<(Option<TargetState>, f32)> {
-        let plan = self.search_plan();
-        ensure!(
-            plan.size == self.model.search_size,
-            "a lost target searches at the full crop size"
-        );
-        // The box's crop and the scan's tiles, all of the full size, through the encoder in one batch.
-        let step = scan.then(|| self.scan_step(frame));
-        let crops: Vec<_> = plan
-            .crops
-            .iter()
-            .chain(step.iter().flat_map(|step| &step.crops))
-            .copied()
-            .collect();
-        let mut embedded = self.correlate(frame, &crops, plan.size)?;
-        let scanned = step.map(|step| (embedded.split_off(plan.crops.len()), step));
-        let (local, local_score) = self.follow_embedded(frame, &plan, embedded)?;
+    /// the scan or where the box is. `embedded`: the plan's crops, the box's search and then the scan step's
+    /// tiles (when the scan takes this frame's step), through the encoder in one batch.
+    fn follow_lost(
+        &mut self,
+        frame: &Mat,
+        plan: &FramePlan,
+        mut embedded: Embedded,
+    ) -> Result<(Option<TargetState>, f32)> {
+        let scanned = plan
+            .scan
+            .as_ref()
+            .map(|step| (embedded.split_off(plan.search.crops.len()), step));
+        let (local, local_score) = self.follow_embedded(frame, &plan.search, embedded)?;
         if let Some((scanned, step)) = scanned {
-            let (scanned, scan_score) = self.recover(frame, &step, scanned)?;
+            let (scanned, scan_score) = self.recover(frame, step, scanned)?;
             if scanned.is_some() {
                 return Ok((scanned, scan_score));
             }

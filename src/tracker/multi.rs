@@ -1,9 +1,9 @@
-//! Several targets in one pass: one encoder for all, the held targets' search crops embedded together (one batch
-//! per crop size), and everything after the encoder per target, each a [`Tracker`] of its own (template, online
-//! models, confidence, lost state and recovery).
+//! Several targets in one pass: one encoder for all, every target's crops of the frame (a lost one's recovery
+//! scan among them) embedded together, one batch per crop size, and everything after the encoder per target, each
+//! a [`Tracker`] of its own (template, online models, confidence, lost state and recovery).
 
 use super::{
-    cores, embed_crops, in_parallel, SearchPlan, SharedEncoder, StageTimings, Track, Tracker,
+    cores, embed_crops, in_parallel, FramePlan, SharedEncoder, StageTimings, Track, Tracker,
 };
 use crate::bbox::BBox;
 use crate::config::ModelConfig;
@@ -13,11 +13,11 @@ use ndarray::{s, Array4};
 use opencv::core::Mat;
 use std::sync::{Arc, Mutex};
 
-/// A held target's update after the batch: its index, tracker, plan, features and crops, and time so far.
+/// A target's update after the batch: its index, tracker, plan, features and crops, and time so far.
 type Job<'a> = (
     usize,
     &'a mut Tracker,
-    &'a SearchPlan,
+    &'a FramePlan,
     Features,
     StageTimings,
 );
@@ -33,8 +33,7 @@ pub struct MultiTracker {
     targets: Vec<Tracker>,
     /// The batch's encoder input, reused from frame to frame.
     input: Array4<f32>,
-    /// Turns of the recovery scan: one lost target takes a scan step per frame, in turn, so that lost targets
-    /// together cost what one does (the scan's per-frame budget).
+    /// Turns of the recovery scan between lost targets.
     scan_turn: usize,
     timings: StageTimings,
 }
@@ -113,26 +112,36 @@ impl MultiTracker {
                 .collect();
             tracker.set_others(others);
         }
-        let plans: Vec<Option<SearchPlan>> = self
-            .targets
-            .iter()
-            .map(|t| (!t.is_lost()).then(|| t.search_plan()))
+        // One lost target takes the recovery scan's step per frame, in turn, so that lost targets together cost
+        // what one does (the scan's per-frame budget).
+        let lost: Vec<usize> = (0..self.targets.len())
+            .filter(|&k| self.targets[k].is_lost())
             .collect();
-        let mut tracks: Vec<Option<Track>> = vec![None; self.targets.len()];
-        let mut sizes: Vec<u32> = plans.iter().flatten().map(|p| p.size).collect();
+        let scanning = (!lost.is_empty()).then(|| lost[self.scan_turn % lost.len()]);
+        if scanning.is_some() {
+            self.scan_turn = self.scan_turn.wrapping_add(1);
+        }
+        let plans: Vec<FramePlan> = self
+            .targets
+            .iter_mut()
+            .enumerate()
+            .map(|(k, t)| t.frame_plan(frame, scanning == Some(k)))
+            .collect::<Result<_>>()?;
+        let mut sizes: Vec<u32> = plans.iter().map(|p| p.search.size).collect();
         sizes.sort_unstable();
         sizes.dedup();
-        // Each held target's share of the batches: (target, its features and crops, its share of the time).
+        // Each target's share of the batches: (target, its features and crops, its share of the time).
         let mut shares: Vec<(usize, Features, StageTimings)> = Vec::new();
         for size in sizes {
-            let members: Vec<(usize, &SearchPlan)> = plans
+            let members: Vec<(usize, usize)> = plans
                 .iter()
                 .enumerate()
-                .filter_map(|(k, p)| p.as_ref().filter(|p| p.size == size).map(|p| (k, p)))
+                .filter(|(_, p)| p.search.size == size)
+                .map(|(k, p)| (k, p.crops().len()))
                 .collect();
             let crops: Vec<_> = members
                 .iter()
-                .flat_map(|(_, p)| p.crops.iter().copied())
+                .flat_map(|&(k, _)| plans[k].crops())
                 .collect();
             let (mut features, images, batch) = embed_crops(
                 &self.model,
@@ -144,8 +153,7 @@ impl MultiTracker {
             )?;
             let mut images = images.into_iter();
             let mut first = 0;
-            for (k, plan) in members {
-                let count = plan.crops.len();
+            for (k, count) in members {
                 let share = count as f64 / crops.len() as f64;
                 let timings = StageTimings {
                     crop_ms: batch.crop_ms * share,
@@ -166,12 +174,12 @@ impl MultiTracker {
         }
         // What follows the encoder is each target's own work: on all cores, a share of the targets each (the
         // encoder's threads are idle meanwhile).
+        let mut tracks: Vec<Option<Track>> = vec![None; self.targets.len()];
         let mut trackers: Vec<Option<&mut Tracker>> = self.targets.iter_mut().map(Some).collect();
         let per_core = shares.len().div_ceil(cores()).max(1);
         let mut jobs = shares.into_iter().map(|(k, own, timings)| {
             let tracker = trackers[k].take().expect("one share per target");
-            let plan = plans[k].as_ref().expect("held targets have a plan");
-            (k, tracker, plan, own, timings)
+            (k, tracker, &plans[k], own, timings)
         });
         let parts: Vec<Vec<Job>> = std::iter::from_fn(|| {
             let part: Vec<Job> = jobs.by_ref().take(per_core).collect();
@@ -183,14 +191,6 @@ impl MultiTracker {
             .flatten()
         {
             tracks[k] = Some(track?);
-        }
-        let lost: Vec<usize> = (0..plans.len()).filter(|&k| plans[k].is_none()).collect();
-        if !lost.is_empty() {
-            let scanning = lost[self.scan_turn % lost.len()];
-            self.scan_turn = self.scan_turn.wrapping_add(1);
-            for k in lost {
-                tracks[k] = Some(self.targets[k].update_with_scan(frame, k == scanning)?);
-            }
         }
         self.timings = self.targets.iter().map(Tracker::last_timings).fold(
             StageTimings::default(),
