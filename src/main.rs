@@ -227,12 +227,13 @@ struct ScoreArgs {
 struct BenchArgs {
     /// Video file, image folder, camera index, /dev/video*, GStreamer pipeline or URL
     input: String,
-    /// Initial box `x,y,w,h` in 0-based pixels
+    /// Initial box `x,y,w,h` in 0-based pixels; repeat it for several targets
     #[arg(long, value_parser = BBox::parse, conflicts_with = "init_gt")]
-    bbox: Option<BBox>,
-    /// Initial box from the first valid line of an OTB-style ground-truth file (1-based x,y,w,h)
+    bbox: Vec<BBox>,
+    /// Initial box from the first valid line of an OTB-style ground-truth file (1-based x,y,w,h); repeat it for
+    /// several targets
     #[arg(long)]
-    init_gt: Option<PathBuf>,
+    init_gt: Vec<PathBuf>,
     /// Stop after this many frames (the init frame included)
     #[arg(long)]
     max_frames: Option<u64>,
@@ -242,10 +243,10 @@ struct BenchArgs {
     /// Print the statistics as JSON
     #[arg(long)]
     json: bool,
-    /// Track this many copies of the box at once (one `MultiTracker`, the crops in one batch): the cost of
-    /// several targets
-    #[arg(long, default_value_t = 1)]
-    targets: usize,
+    /// Track this many targets at once (one `MultiTracker`): the first boxes given, or copies of a single box side
+    /// by side; the cost of several targets [default: every box given]
+    #[arg(long)]
+    targets: Option<usize>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -479,20 +480,26 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
 
 fn bench(args: BenchArgs) -> Result<ExitCode> {
     let (model, encoder) = args.model.load()?;
-    let init = match (args.bbox, &args.init_gt) {
-        (Some(b), _) => b,
-        (None, Some(gt)) => first_truth_box(gt)?,
-        (None, None) => bail!("give the initial box with --bbox x,y,w,h or --init-gt FILE"),
+    let init = match args.bbox.is_empty() {
+        false => args.bbox,
+        true => args
+            .init_gt
+            .iter()
+            .map(|gt| first_truth_box(gt))
+            .collect::<Result<_>>()?,
     };
+    if init.is_empty() {
+        bail!("give the initial box with --bbox x,y,w,h or --init-gt FILE");
+    }
     let report = run_bench(
         &BenchOptions {
             source: SourceSpec::parse(&args.input)?,
-            init,
             model,
             encoder,
             max_frames: args.max_frames,
             warmup: args.warmup,
-            targets: args.targets,
+            targets: args.targets.unwrap_or(init.len()),
+            init,
         },
         &STOP,
     )?;

@@ -306,6 +306,32 @@ fn bench_json_prints_every_stage() {
     let out = bench("0");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--targets must be 1 to 64, got 0"));
+
+    // Distinct boxes: every one by default, the first N with --targets N, never more than given.
+    let boxes = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            clip.to_str().unwrap(),
+            "--bbox",
+            "10,10,30,30",
+            "--bbox",
+            "100,40,30,30",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    for (extra, targets) in [(&[][..], 2), (&["--targets", "1"][..], 1)] {
+        let out = boxes(extra);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["targets"], targets, "{extra:?}");
+    }
+    let out = boxes(&["--targets", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(
+        "--targets 3 with 2 boxes: give at most as many targets as boxes, or one box to copy"
+    ));
 }
 
 /// A folder with several targets (`groundtruth_rect.1.txt`, `.2.txt`, as OTB's Jogging) is scored as one

@@ -16,16 +16,16 @@ use std::time::Instant;
 
 pub struct BenchOptions {
     pub source: SourceSpec,
-    /// Box on the first frame, 0-based pixels.
-    pub init: BBox,
+    /// Boxes on the first frame, 0-based pixels.
+    pub init: Vec<BBox>,
     pub model: ModelConfig,
     pub encoder: EncoderOptions,
     /// Frames to read, the first (init) frame included.
     pub max_frames: Option<u64>,
     /// Updates left out of the statistics at the start (session warm-up).
     pub warmup: usize,
-    /// Targets tracked at once, through one [`MultiTracker`]: `init` and copies of it side by side, each with all
-    /// of a target's work.
+    /// Targets tracked at once, through one [`MultiTracker`]: the first boxes of `init`, or a single box and
+    /// copies of it side by side, each with all of a target's work.
     pub targets: usize,
 }
 
@@ -151,14 +151,30 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
     let Some(first) = source.read()? else {
         bail!("{} holds no frame", opts.source.name());
     };
-    // Copies of the box side by side, each twice its width further right (round the frame's width): with every
-    // target on its own patch of the frame none hides another (a copy on top of another would be its known
-    // distractor, and lost).
-    let width = first.image.cols() as f64;
-    for k in 0..opts.targets {
-        let b = opts.init;
-        let x = (b.x + 2.0 * b.w * k as f64).rem_euclid(width.max(1.0));
-        tracker.add(&first.image, BBox::new(x, b.y, b.w, b.h))?;
+    let boxes = match opts.init.as_slice() {
+        // Copies of the box side by side, each twice its width further right (round the frame's width): with
+        // every target on its own patch of the frame none hides another (a copy on top of another would be its
+        // known distractor, and lost).
+        [b] => (0..opts.targets)
+            .map(|k| {
+                let width = first.image.cols().max(1) as f64;
+                BBox::new(
+                    (b.x + 2.0 * b.w * k as f64).rem_euclid(width),
+                    b.y,
+                    b.w,
+                    b.h,
+                )
+            })
+            .collect(),
+        boxes if opts.targets <= boxes.len() => boxes[..opts.targets].to_vec(),
+        boxes => bail!(
+            "--targets {} with {} boxes: give at most as many targets as boxes, or one box to copy",
+            opts.targets,
+            boxes.len()
+        ),
+    };
+    for b in boxes {
+        tracker.add(&first.image, b)?;
     }
     let log_path = std::env::temp_dir().join(format!("siamtrack-bench-{}.csv", std::process::id()));
     let mut log = TrackLogWriter::create(&log_path, LogFormat::Csv, opts.targets)
