@@ -365,6 +365,14 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
             String::new()
         }
     );
+    match summary.states.as_slice() {
+        [one] => println!("states: {one}"),
+        several => {
+            for (k, counts) in several.iter().enumerate() {
+                println!("target {}: {counts}", k + 1);
+            }
+        }
+    }
     if let Some((path, format)) = &job.log {
         println!("log: {} ({format:?})", path.display());
     }

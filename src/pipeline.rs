@@ -69,6 +69,36 @@ pub struct Summary {
     pub ending: Ending,
     /// An error that ended the run early; everything before it was written.
     pub error: Option<anyhow::Error>,
+    /// Frames of each target (in id order) in each state, over every frame written (the first among them).
+    pub states: Vec<StateCounts>,
+}
+
+/// Frames of a target in each [`TrackState`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub tracking: u64,
+    pub uncertain: u64,
+    pub lost: u64,
+}
+
+impl StateCounts {
+    fn add(&mut self, state: TrackState) {
+        match state {
+            TrackState::Tracking => self.tracking += 1,
+            TrackState::Uncertain => self.uncertain += 1,
+            TrackState::Lost => self.lost += 1,
+        }
+    }
+}
+
+impl std::fmt::Display for StateCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} tracking, {} uncertain, {} lost",
+            self.tracking, self.uncertain, self.lost
+        )
+    }
 }
 
 impl Summary {
@@ -96,6 +126,7 @@ struct Sinks {
     progress: Option<indicatif::ProgressBar>,
     frames: u64,
     update_ms_total: f64,
+    states: Vec<StateCounts>,
     started: Instant,
 }
 
@@ -108,6 +139,10 @@ impl Sinks {
         } = tracked;
         self.frames += 1;
         self.update_ms_total += update_ms;
+        self.states.resize(tracks.len(), StateCounts::default());
+        for (counts, track) in self.states.iter_mut().zip(tracks) {
+            counts.add(track.state);
+        }
         if let Some(log) = &mut self.log {
             log.write_frame(frame.index, frame.timestamp_ms, tracks)?;
         }
@@ -236,6 +271,7 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         progress,
         frames: 0,
         update_ms_total: 0.0,
+        states: Vec::new(),
         started: Instant::now(),
     };
     let mut ending = Ending::EndOfInput;
@@ -404,5 +440,6 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         first_frame_ms,
         ending,
         error,
+        states: sinks.states,
     })
 }

@@ -30,9 +30,21 @@ fn tracks_a_generated_video_within_iou_bound() {
         annotated.to_str().unwrap(),
     ]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("tracked 90 frames"));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("tracked 90 frames"));
     let records = read_records(&log, LogFormat::Csv).unwrap();
     assert_eq!(records.len(), 90, "one log row per frame");
+    let count = |state| records.iter().filter(|r| r.state == state).count();
+    let states = format!(
+        "states: {} tracking, {} uncertain, {} lost",
+        count(siamtrack::TrackState::Tracking),
+        count(siamtrack::TrackState::Uncertain),
+        count(siamtrack::TrackState::Lost)
+    );
+    assert!(
+        summary.lines().any(|l| l == states),
+        "{states:?} in\n{summary}"
+    );
     assert!(records.iter().enumerate().all(|(i, r)| r.frame == i as u64));
     let boxes: Vec<_> = records.iter().map(|r| r.bbox()).collect();
     let iou = mean_iou(&boxes, &read_truth(&truth));
@@ -617,11 +629,28 @@ fn track_cli_logs_several_targets_by_id() {
         args.extend(extra);
         let out = run(&args);
         assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
     };
     let csv = dir.path().join("out.csv");
-    track(&csv, &[]);
+    let summary = track(&csv, &[]);
     let records = read_records(&csv, LogFormat::Csv).unwrap();
     assert_eq!(records.len(), 3 * frames, "a row per frame and target");
+    // The summary counts each target's frames in each state, as the log has them.
+    for k in 1..=3 {
+        let count = |state| {
+            records
+                .iter()
+                .filter(|r| r.target == k && r.state == state)
+                .count()
+        };
+        let line = format!(
+            "target {k}: {} tracking, {} uncertain, {} lost",
+            count(siamtrack::TrackState::Tracking),
+            count(siamtrack::TrackState::Uncertain),
+            count(siamtrack::TrackState::Lost)
+        );
+        assert!(summary.lines().any(|l| l == line), "{line:?} in\n{summary}");
+    }
     for (i, r) in records.iter().enumerate() {
         assert_eq!(
             (r.frame, r.target),
