@@ -25,6 +25,9 @@ type Job<'a> = (
 /// A target's features [N, C, H, W] and crops, cut from the batch.
 type Features = (Array4<f32>, Vec<Mat>);
 
+/// A target's share of the frame's batches: its index, features and crops, and share of the time.
+type Share = (usize, Features, StageTimings);
+
 pub struct MultiTracker {
     model: ModelConfig,
     options: EncoderOptions,
@@ -127,11 +130,48 @@ impl MultiTracker {
             .enumerate()
             .map(|(k, t)| t.frame_plan(frame, scanning == Some(k)))
             .collect::<Result<_>>()?;
+        let shares = self.embed(frame, &plans)?;
+        // What follows the encoder is each target's own work: on all cores, a share of the targets each (the
+        // encoder's threads are idle meanwhile).
+        let mut tracks: Vec<Option<Track>> = vec![None; self.targets.len()];
+        let mut trackers: Vec<Option<&mut Tracker>> = self.targets.iter_mut().map(Some).collect();
+        let per_core = shares.len().div_ceil(cores()).max(1);
+        let mut jobs = shares.into_iter().map(|(k, own, timings)| {
+            let tracker = trackers[k].take().expect("one share per target");
+            (k, tracker, &plans[k], own, timings)
+        });
+        let parts: Vec<Vec<Job>> = std::iter::from_fn(|| {
+            let part: Vec<Job> = jobs.by_ref().take(per_core).collect();
+            (!part.is_empty()).then_some(part)
+        })
+        .collect();
+        for (k, track) in in_parallel(parts, |part| finish(part, frame))?
+            .into_iter()
+            .flatten()
+        {
+            tracks[k] = Some(track?);
+        }
+        self.timings = self.targets.iter().map(Tracker::last_timings).fold(
+            StageTimings::default(),
+            |sum, t| StageTimings {
+                crop_ms: sum.crop_ms + t.crop_ms,
+                encoder_ms: sum.encoder_ms + t.encoder_ms,
+                locate_ms: sum.locate_ms + t.locate_ms,
+            },
+        );
+        Ok(tracks
+            .into_iter()
+            .map(|t| t.expect("every target was updated"))
+            .collect())
+    }
+
+    /// Every plan's crops through the encoder, one batch per crop size: each target's share of the batches
+    /// (target, its features and crops, its share of the time), by crop size and then id.
+    fn embed(&mut self, frame: &Mat, plans: &[FramePlan]) -> Result<Vec<Share>> {
         let mut sizes: Vec<u32> = plans.iter().map(|p| p.search.size).collect();
         sizes.sort_unstable();
         sizes.dedup();
-        // Each target's share of the batches: (target, its features and crops, its share of the time).
-        let mut shares: Vec<(usize, Features, StageTimings)> = Vec::new();
+        let mut shares = Vec::new();
         for size in sizes {
             let members: Vec<(usize, usize)> = plans
                 .iter()
@@ -172,38 +212,7 @@ impl MultiTracker {
                 shares.push((k, own, timings));
             }
         }
-        // What follows the encoder is each target's own work: on all cores, a share of the targets each (the
-        // encoder's threads are idle meanwhile).
-        let mut tracks: Vec<Option<Track>> = vec![None; self.targets.len()];
-        let mut trackers: Vec<Option<&mut Tracker>> = self.targets.iter_mut().map(Some).collect();
-        let per_core = shares.len().div_ceil(cores()).max(1);
-        let mut jobs = shares.into_iter().map(|(k, own, timings)| {
-            let tracker = trackers[k].take().expect("one share per target");
-            (k, tracker, &plans[k], own, timings)
-        });
-        let parts: Vec<Vec<Job>> = std::iter::from_fn(|| {
-            let part: Vec<Job> = jobs.by_ref().take(per_core).collect();
-            (!part.is_empty()).then_some(part)
-        })
-        .collect();
-        for (k, track) in in_parallel(parts, |part| finish(part, frame))?
-            .into_iter()
-            .flatten()
-        {
-            tracks[k] = Some(track?);
-        }
-        self.timings = self.targets.iter().map(Tracker::last_timings).fold(
-            StageTimings::default(),
-            |sum, t| StageTimings {
-                crop_ms: sum.crop_ms + t.crop_ms,
-                encoder_ms: sum.encoder_ms + t.encoder_ms,
-                locate_ms: sum.locate_ms + t.locate_ms,
-            },
-        );
-        Ok(tracks
-            .into_iter()
-            .map(|t| t.expect("every target was updated"))
-            .collect())
+        Ok(shares)
     }
 }
 
