@@ -579,19 +579,15 @@ impl Tracker {
     /// The crops the next frame's update embeds ([`Tracker::update_embedded`]): the search around the box, and
     /// for a lost target this frame's step of the scan when `scan`.
     pub(crate) fn frame_plan(&mut self, frame: &Mat, scan: bool) -> Result<FramePlan> {
-        if self.begin(frame)? {
-            let search = self.search_plan();
-            ensure!(
-                search.size == self.model.search_size,
-                "a lost target searches at the full crop size"
-            );
-            let scan = scan.then(|| self.scan_step(frame));
-            return Ok(FramePlan { search, scan });
-        }
-        Ok(FramePlan {
-            search: self.search_plan(),
-            scan: None,
-        })
+        let lost = self.begin(frame)?;
+        let search = self.search_plan();
+        // The scan's tiles join the search's batch: a lost target is never confident, so its crop is full size.
+        ensure!(
+            !lost || search.size == self.model.search_size,
+            "a lost target searches at the full crop size"
+        );
+        let scan = (lost && scan).then(|| self.scan_step(frame));
+        Ok(FramePlan { search, scan })
     }
 
     /// The update once the plan's crops ([`FramePlan::crops`]) are embedded, possibly by the caller in a batch
