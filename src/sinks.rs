@@ -164,7 +164,6 @@ impl Window {
         })
     }
 
-    /// Lets the user drag a box on `image`; `None` when they cancel.
     /// Boxes dragged on `image`, one per target in order: each drag is confirmed with Enter or Space; Enter (or
     /// Esc) with no new box drawn finishes. Empty when none was drawn.
     pub fn select(&self, image: &Mat) -> Result<Vec<BBox>> {
