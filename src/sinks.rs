@@ -143,9 +143,12 @@ impl Window {
         })
     }
 
-    /// Shows a frame and reads the keyboard for up to `wait_ms` (at least 1).
+    /// Shows a frame (shrunk to fit [`DISPLAY_SIZE`]) and reads the keyboard for up to `wait_ms` (at least 1).
     pub fn show(&self, image: &Mat, wait_ms: i32) -> Result<UserAction> {
-        highgui::imshow(&self.name, image)?;
+        match shrunk(image)? {
+            Some((small, _)) => highgui::imshow(&self.name, &small)?,
+            None => highgui::imshow(&self.name, image)?,
+        }
         self.poll(wait_ms)
     }
 
@@ -166,25 +169,70 @@ impl Window {
 
     /// Boxes dragged on `image`, one per target in order: each drag is confirmed with Enter or Space; Enter (or
     /// Esc) with no new box drawn finishes. Empty when none was drawn.
+    /// A large frame is shown shrunk, and the boxes are in its own pixels.
     pub fn select(&self, image: &Mat) -> Result<Vec<BBox>> {
+        let small = shrunk(image)?;
+        let (shown, scale) = small.as_ref().map_or((image, 1.0), |(m, s)| (m, *s));
         let mut boxes = Vec::new();
         loop {
-            let rect = highgui::select_roi_for_window(&self.name, image, true, false)?;
+            let rect = highgui::select_roi_for_window(&self.name, shown, true, false)?;
             if rect.width <= 0 || rect.height <= 0 {
                 return Ok(boxes);
             }
             boxes.push(BBox::new(
-                rect.x as f64,
-                rect.y as f64,
-                rect.width as f64,
-                rect.height as f64,
+                rect.x as f64 / scale,
+                rect.y as f64 / scale,
+                rect.width as f64 / scale,
+                rect.height as f64 / scale,
             ));
         }
     }
 }
 
+/// The largest image the window shows (width, height): a frame larger either way is shrunk to fit, so that
+/// high-resolution footage fits a laptop's screen (1366 x 768, with room for the title bar and panel).
+pub const DISPLAY_SIZE: (i32, i32) = (1280, 720);
+
+/// `image` shrunk to fit [`DISPLAY_SIZE`], and the scale it is shown at; `None` when it fits.
+fn shrunk(image: &Mat) -> Result<Option<(Mat, f64)>> {
+    let scale = display_scale(image.cols(), image.rows());
+    if scale >= 1.0 {
+        return Ok(None);
+    }
+    let size = Size::new(
+        (image.cols() as f64 * scale).round() as i32,
+        (image.rows() as f64 * scale).round() as i32,
+    );
+    let mut shown = Mat::default();
+    imgproc::resize(image, &mut shown, size, 0.0, 0.0, imgproc::INTER_AREA)?;
+    Ok(Some((shown, scale)))
+}
+
+/// The scale that fits a `cols` x `rows` image into [`DISPLAY_SIZE`], at most 1.
+fn display_scale(cols: i32, rows: i32) -> f64 {
+    let (width, height) = DISPLAY_SIZE;
+    (width as f64 / cols.max(1) as f64)
+        .min(height as f64 / rows.max(1) as f64)
+        .min(1.0)
+}
+
 impl Drop for Window {
     fn drop(&mut self) {
         let _ = highgui::destroy_window(&self.name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_frames_are_shown_shrunk_to_the_display_size() {
+        assert_eq!(display_scale(320, 180), 1.0);
+        assert_eq!(display_scale(1280, 720), 1.0);
+        assert_eq!(display_scale(1920, 1080), 2.0 / 3.0);
+        assert_eq!(display_scale(3840, 2160), 1.0 / 3.0);
+        // A tall frame is limited by its height.
+        assert_eq!(display_scale(1000, 1440), 0.5);
     }
 }

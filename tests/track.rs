@@ -852,6 +852,47 @@ fn multi_tracker_recovers_a_target_that_leaves() {
     assert!(iou > MIN_MEAN_IOU, "target 2: mean IoU {iou:.3}");
 }
 
+/// A frame larger than the display is shown shrunk (1920x1080 at two thirds), and a box dragged on it is in the
+/// frame's own pixels: 40x40 screen pixels are 60x60 of the frame.
+#[test]
+fn select_on_a_shrunk_frame_gives_frame_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = siamtrack::synth::ClipSpec {
+        width: 1920,
+        height: 1080,
+        ..small_spec(20, 8)
+    };
+    let (video, _) = generated_clip(dir.path(), "clip.mp4", spec);
+    let log = dir.path().join("select.csv");
+    let script = "openbox >/dev/null 2>&1 & sleep 0.5; \
+         \"$BIN\" track \"$VIDEO\" --select --display --log \"$LOG\" & pid=$!; \
+         WID=$(xdotool search --sync --name siamtrack | head -1); sleep 1.5; \
+         xdotool windowactivate --sync $WID; eval $(xdotool getwindowgeometry --shell $WID); \
+         xdotool mousemove --sync $((X+WIDTH/2-100)) $((Y+300)); sleep 0.3; xdotool mousedown 1; sleep 0.3; \
+         for s in 1 2 3 4 5; do xdotool mousemove --sync $((X+WIDTH/2-100+8*s)) $((Y+300+8*s)); sleep 0.1; done; \
+         xdotool mouseup 1; sleep 0.5; xdotool key Return; sleep 0.8; xdotool key Return; wait $pid";
+    let out = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24", "bash", "-c", script])
+        .env("BIN", env!("CARGO_BIN_EXE_siamtrack"))
+        .env("VIDEO", &video)
+        .env("LOG", &log)
+        .output()
+        .expect("xvfb-run, openbox and xdotool are installed (scripts/setup.sh)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = read_records(&log, LogFormat::Csv).unwrap();
+    assert_eq!(records.len(), 20, "one target on every frame");
+    let first = &records[0];
+    assert_eq!(
+        (first.w, first.h),
+        (60.0, 60.0),
+        "the dragged box, in frame pixels"
+    );
+    assert!(
+        first.x > 640.0 && first.y > 300.0,
+        "where it was dragged: {first:?}"
+    );
+}
+
 /// `--select` takes a drag per target, each confirmed with Enter; Enter with no new box starts tracking them all.
 #[test]
 fn select_takes_several_drags() {
