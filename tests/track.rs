@@ -852,6 +852,43 @@ fn multi_tracker_recovers_a_target_that_leaves() {
     assert!(iou > MIN_MEAN_IOU, "target 2: mean IoU {iou:.3}");
 }
 
+/// Runs `track VIDEO --select --display --log LOG` under xvfb (on a `WxH` screen if `screen` says, else
+/// xvfb-run's default) and drags a 40x40 box of
+/// the screen at each of `drags` (x and y from the window's top-left, shell arithmetic that may use the window's
+/// WIDTH), confirming each with Enter, then starts tracking with Enter; the log's records.
+fn select_by_dragging(
+    video: &Path,
+    log: &Path,
+    screen: Option<&str>,
+    drags: &[&str],
+) -> Vec<LogRecord> {
+    let drags: String = drags.iter().map(|d| format!("drag {d}; ")).collect();
+    let script = format!(
+        "openbox >/dev/null 2>&1 & sleep 0.5; \
+         \"$BIN\" track \"$VIDEO\" --select --display --log \"$LOG\" & pid=$!; \
+         WID=$(xdotool search --sync --name siamtrack | head -1); sleep 1.5; \
+         xdotool windowactivate --sync $WID; eval $(xdotool getwindowgeometry --shell $WID); \
+         drag() {{ xdotool mousemove --sync $((X+$1)) $((Y+$2)); sleep 0.3; xdotool mousedown 1; sleep 0.3; \
+           for s in 1 2 3 4 5; do xdotool mousemove --sync $((X+$1+40*s/5)) $((Y+$2+40*s/5)); sleep 0.1; done; \
+           xdotool mouseup 1; sleep 0.5; xdotool key Return; sleep 0.8; }}; \
+         {drags}xdotool key Return; wait $pid"
+    );
+    let mut args = vec!["-a".to_string()];
+    if let Some(screen) = screen {
+        args.extend(["-s".to_string(), format!("-screen 0 {screen}x24")]);
+    }
+    args.extend(["bash".into(), "-c".into(), script]);
+    let out = std::process::Command::new("xvfb-run")
+        .args(&args)
+        .env("BIN", env!("CARGO_BIN_EXE_siamtrack"))
+        .env("VIDEO", video)
+        .env("LOG", log)
+        .output()
+        .expect("xvfb-run, openbox and xdotool are installed (scripts/setup.sh)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    read_records(log, LogFormat::Csv).unwrap()
+}
+
 /// A frame larger than the display is shown shrunk (1920x1080 at two thirds), and a box dragged on it is in the
 /// frame's own pixels: 40x40 screen pixels are 60x60 of the frame.
 #[test]
@@ -864,22 +901,7 @@ fn select_on_a_shrunk_frame_gives_frame_pixels() {
     };
     let (video, _) = generated_clip(dir.path(), "clip.mp4", spec);
     let log = dir.path().join("select.csv");
-    let script = "openbox >/dev/null 2>&1 & sleep 0.5; \
-         \"$BIN\" track \"$VIDEO\" --select --display --log \"$LOG\" & pid=$!; \
-         WID=$(xdotool search --sync --name siamtrack | head -1); sleep 1.5; \
-         xdotool windowactivate --sync $WID; eval $(xdotool getwindowgeometry --shell $WID); \
-         xdotool mousemove --sync $((X+WIDTH/2-100)) $((Y+300)); sleep 0.3; xdotool mousedown 1; sleep 0.3; \
-         for s in 1 2 3 4 5; do xdotool mousemove --sync $((X+WIDTH/2-100+8*s)) $((Y+300+8*s)); sleep 0.1; done; \
-         xdotool mouseup 1; sleep 0.5; xdotool key Return; sleep 0.8; xdotool key Return; wait $pid";
-    let out = std::process::Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1600x1000x24", "bash", "-c", script])
-        .env("BIN", env!("CARGO_BIN_EXE_siamtrack"))
-        .env("VIDEO", &video)
-        .env("LOG", &log)
-        .output()
-        .expect("xvfb-run, openbox and xdotool are installed (scripts/setup.sh)");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let records = read_records(&log, LogFormat::Csv).unwrap();
+    let records = select_by_dragging(&video, &log, Some("1600x1000"), &["$((WIDTH/2-100)) 300"]);
     assert_eq!(records.len(), 20, "one target on every frame");
     let first = &records[0];
     assert_eq!(
@@ -900,23 +922,8 @@ fn select_takes_several_drags() {
     let (video, _) = generated_clip(dir.path(), "clip.mp4", small_spec(60, 8));
     let log = dir.path().join("select.csv");
     // The window shows the 320x180 frame centred in its width; each drag is 40x40 pixels of the frame.
-    let script = "openbox >/dev/null 2>&1 & sleep 0.5; \
-         \"$BIN\" track \"$VIDEO\" --select --display --log \"$LOG\" & pid=$!; \
-         WID=$(xdotool search --sync --name siamtrack | head -1); sleep 1.5; \
-         xdotool windowactivate --sync $WID; eval $(xdotool getwindowgeometry --shell $WID); \
-         drag() { xdotool mousemove --sync $((X+$1)) $((Y+$2)); sleep 0.3; xdotool mousedown 1; sleep 0.3; \
-           for s in 1 2 3 4 5; do xdotool mousemove --sync $((X+$1+40*s/5)) $((Y+$2+40*s/5)); sleep 0.1; done; \
-           xdotool mouseup 1; sleep 0.5; xdotool key Return; sleep 0.8; }; \
-         drag $((WIDTH/2-130)) 60; drag $((WIDTH/2+40)) 100; xdotool key Return; wait $pid";
-    let out = std::process::Command::new("xvfb-run")
-        .args(["-a", "bash", "-c", script])
-        .env("BIN", env!("CARGO_BIN_EXE_siamtrack"))
-        .env("VIDEO", &video)
-        .env("LOG", &log)
-        .output()
-        .expect("xvfb-run, openbox and xdotool are installed (scripts/setup.sh)");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let records = read_records(&log, LogFormat::Csv).unwrap();
+    let drags = ["$((WIDTH/2-130)) 60", "$((WIDTH/2+40)) 100"];
+    let records = select_by_dragging(&video, &log, None, &drags);
     assert_eq!(records.len(), 2 * 60, "two targets on every frame");
     let first: Vec<_> = records
         .iter()
