@@ -151,13 +151,13 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
     let Some(first) = source.read()? else {
         bail!("{} holds no frame", opts.source.name());
     };
+    let width = first.image.cols().max(1) as f64;
     let boxes = match opts.init.as_slice() {
         // Copies of the box side by side, each twice its width further right (round the frame's width): with
         // every target on its own patch of the frame none hides another (a copy on top of another would be its
         // known distractor, and lost).
         [b] => (0..opts.targets)
             .map(|k| {
-                let width = first.image.cols().max(1) as f64;
                 BBox::new(
                     (b.x + 2.0 * b.w * k as f64).rem_euclid(width),
                     b.y,

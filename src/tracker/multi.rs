@@ -173,16 +173,13 @@ impl MultiTracker {
         sizes.dedup();
         let mut shares = Vec::new();
         for size in sizes {
-            let members: Vec<(usize, usize)> = plans
+            let members: Vec<(usize, Vec<_>)> = plans
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| p.search.size == size)
-                .map(|(k, p)| (k, p.crops().len()))
+                .map(|(k, p)| (k, p.crops()))
                 .collect();
-            let crops: Vec<_> = members
-                .iter()
-                .flat_map(|&(k, _)| plans[k].crops())
-                .collect();
+            let crops: Vec<_> = members.iter().flat_map(|(_, own)| own).copied().collect();
             let (mut features, images, batch) = embed_crops(
                 &self.model,
                 &self.encoder,
@@ -193,7 +190,8 @@ impl MultiTracker {
             )?;
             let mut images = images.into_iter();
             let mut first = 0;
-            for (k, count) in members {
+            for (k, own) in members {
+                let count = own.len();
                 let share = count as f64 / crops.len() as f64;
                 let timings = StageTimings {
                     crop_ms: batch.crop_ms * share,
