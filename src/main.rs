@@ -263,6 +263,15 @@ fn parse_range(text: &str) -> Result<std::ops::Range<usize>, String> {
     Ok(a..b)
 }
 
+/// The targets' initial boxes from `--bbox` (0-based) or else `--init-gt` files, in the order given; empty when
+/// neither was given.
+fn given_boxes(bbox: Vec<BBox>, init_gt: &[PathBuf]) -> Result<Vec<BBox>> {
+    if !bbox.is_empty() {
+        return Ok(bbox);
+    }
+    init_gt.iter().map(|gt| first_truth_box(gt)).collect()
+}
+
 /// The first valid box of an OTB-style ground-truth file, converted to 0-based pixels.
 fn first_truth_box(path: &Path) -> Result<BBox> {
     let (truth, _) = read_truth(path, true)?;
@@ -301,15 +310,9 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
         let input = args.camera.or(args.input).expect("one is given");
         (SourceSpec::parse(&input)?, args.init_gt)
     };
-    let init = if !args.bbox.is_empty() {
-        InitBox::Boxes(args.bbox)
-    } else if !init_gt.is_empty() {
-        InitBox::Boxes(
-            init_gt
-                .iter()
-                .map(|gt| first_truth_box(gt))
-                .collect::<Result<_>>()?,
-        )
+    let boxes = given_boxes(args.bbox, &init_gt)?;
+    let init = if !boxes.is_empty() {
+        InitBox::Boxes(boxes)
     } else if args.select {
         InitBox::Select
     } else {
@@ -488,14 +491,7 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
 
 fn bench(args: BenchArgs) -> Result<ExitCode> {
     let (model, encoder) = args.model.load()?;
-    let init = match args.bbox.is_empty() {
-        false => args.bbox,
-        true => args
-            .init_gt
-            .iter()
-            .map(|gt| first_truth_box(gt))
-            .collect::<Result<_>>()?,
-    };
+    let init = given_boxes(args.bbox, &args.init_gt)?;
     if init.is_empty() {
         bail!("give the initial box with --bbox x,y,w,h or --init-gt FILE");
     }
