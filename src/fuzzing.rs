@@ -1,10 +1,9 @@
 //! The invariants the fuzz targets in `fuzz/` check, kept here so the regression tests in `tests/fuzz_regressions.rs`
 //! replay the inputs the fuzzer found against exactly the same checks.
 
-use crate::bbox::BBox;
-use crate::config::ModelConfig;
 use crate::eval::dataset::parse_truth;
-use crate::tracker::PeakLocator;
+use siamtrack_core::BBox;
+use siamtrack_core::ModelConfig;
 
 /// `--bbox` text: never panics; an accepted box is finite with positive size.
 pub fn check_box_text(text: &str) {
@@ -26,6 +25,6 @@ pub fn check_ground_truth(text: &str) {
 pub fn check_sidecar(text: &str) {
     if let Ok(model) = ModelConfig::from_json(text) {
         assert!(model.response_size() >= 1);
-        let _ = PeakLocator::new(&model, model.search_size);
+        assert!(model.response_size_for(model.confident_search_size()) >= 1);
     }
 }

@@ -2,18 +2,18 @@
 
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Parser, Subcommand};
-use siamtrack::bbox::BBox;
-use siamtrack::config::{ModelConfig, DEFAULT_MODEL};
 use siamtrack::eval::bench::{run_bench, BenchOptions};
 use siamtrack::eval::dataset::read_truth;
 use siamtrack::eval::peers::TrackerKind;
 use siamtrack::eval::{run_eval, run_score, EvalOptions, Outcome, ScoreOptions};
-use siamtrack::model::{Device, EncoderOptions};
-use siamtrack::paths::find_shipped;
+use siamtrack::paths::{find_shipped, use_shipped_runtime};
 use siamtrack::pipeline::{self, Ending, InitBox, TrackJob};
 use siamtrack::sources::SourceSpec;
 use siamtrack::synth::{write_clip, Clip, ClipSpec};
 use siamtrack::tracklog::{per_target_paths, LogFormat};
+use siamtrack::BBox;
+use siamtrack::ModelConfig;
+use siamtrack::{Device, EncoderOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,7 +58,7 @@ struct ModelArgs {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Where the encoder runs
-    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
     device: Device,
     /// ONNX Runtime threads (0: all cores)
     #[arg(long, default_value_t = 0)]
@@ -71,6 +71,11 @@ struct ModelArgs {
     settings: Vec<(String, String)>,
 }
 
+/// `cpu`, `cuda` or `tensorrt`.
+fn parse_device(text: &str) -> Result<Device, String> {
+    text.parse()
+}
+
 fn parse_setting(text: &str) -> Result<(String, String), String> {
     let (key, value) = text.split_once('=').ok_or("expected KEY=VALUE")?;
     Ok((key.trim().to_string(), value.trim().to_string()))
@@ -78,12 +83,7 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 
 impl ModelArgs {
     fn load(&self) -> Result<(ModelConfig, EncoderOptions)> {
-        let path = match &self.model {
-            Some(path) => path.clone(),
-            None => find_shipped(DEFAULT_MODEL).ok_or_else(|| {
-                anyhow!("the shipped model {DEFAULT_MODEL} is missing: pass --model")
-            })?,
-        };
+        use_shipped_runtime()?;
         let (options, fallback) = EncoderOptions {
             device: self.device,
             threads: self.threads,
@@ -93,7 +93,10 @@ impl ModelArgs {
         if let Some(reason) = fallback {
             eprintln!("warning: {reason}; the encoder runs on the CPU");
         }
-        let mut model = ModelConfig::load(path)?;
+        let mut model = match &self.model {
+            Some(path) => ModelConfig::load(path)?,
+            None => ModelConfig::shipped(),
+        };
         for (key, value) in &self.settings {
             model.set_tracker_param(key, value)?;
         }

@@ -13,3 +13,23 @@ pub fn find_shipped(relative: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(relative))
         .find(|path| path.exists())
 }
+
+/// The model `siamtrack` uses when none is named, relative to the install or source tree.
+pub const DEFAULT_MODEL: &str = "models/effnet_lite0_s8_int8.json";
+
+/// Where `scripts/setup.sh` puts the ONNX Runtime library, relative to the source tree.
+const RUNTIME_LIBRARY: &str = ".ort/libonnxruntime.so.1.31.1";
+
+/// Names the ONNX Runtime library for the tracking core: `ORT_DYLIB_PATH` when set (cargo sets it from
+/// .cargo/config.toml), else the copy that scripts/setup.sh puts in `.ort/` of the source tree.
+pub fn use_shipped_runtime() -> anyhow::Result<()> {
+    let library = std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .or_else(|| find_shipped(RUNTIME_LIBRARY))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "ONNX Runtime library {RUNTIME_LIBRARY} not found: run scripts/setup.sh or set ORT_DYLIB_PATH"
+            )
+        })?;
+    Ok(siamtrack_core::set_runtime_library(library)?)
+}

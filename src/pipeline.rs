@@ -3,16 +3,17 @@
 //! A file or folder loses no frame: the reader blocks when the tracker is behind (backpressure). A live source never
 //! lags: the reader replaces a frame the tracker has not taken yet with the newer one, and counts the drop.
 
-use crate::bbox::BBox;
-use crate::config::ModelConfig;
-use crate::model::EncoderOptions;
+use crate::frame::view;
 use crate::sinks::{annotate, AnnotatedVideo, UserAction, Window};
 use crate::sources::{Frame, Source, SourceSpec};
-use crate::tracker::{MultiTracker, Track, TrackState};
 use crate::tracklog::{LogFormat, TrackLogWriter};
 use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{bounded, unbounded, TrySendError};
 use opencv::core::Mat;
+use siamtrack_core::BBox;
+use siamtrack_core::EncoderOptions;
+use siamtrack_core::ModelConfig;
+use siamtrack_core::{MultiTracker, Track, TrackState};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -240,7 +241,7 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
     }
     for (k, bbox) in boxes.iter().enumerate() {
         tracker
-            .add(&first.image, *bbox)
+            .add(&view(&first.image)?, *bbox)
             .with_context(|| format!("cannot start tracking target {}", k + 1))?;
     }
     let targets = boxes.len();
@@ -356,13 +357,16 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
             let (tx, rx) = (result_tx, frame_rx);
             for frame in rx.iter() {
                 if let Some((image, boxes)) = reinit_rx.try_iter().last() {
-                    if let Err(e) = tracker.restart(&image, &boxes) {
+                    if let Err(e) =
+                        view(&image).and_then(|image| Ok(tracker.restart(&image, &boxes)?))
+                    {
                         fail(e);
                         break;
                     }
                 }
                 let started = Instant::now();
-                let tracks = match tracker.update(&frame.image) {
+                let tracks = match view(&frame.image).and_then(|image| Ok(tracker.update(&image)?))
+                {
                     Ok(tracks) => tracks,
                     Err(e) => {
                         fail(e.context(format!("tracking failed at frame {}", frame.index)));

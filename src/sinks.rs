@@ -1,11 +1,11 @@
 //! Where tracked frames go: the track log, an annotated video, a window.
 
-use crate::bbox::BBox;
-use crate::tracker::Track;
 use anyhow::{ensure, Context, Result};
 use opencv::core::{Mat, Point, Rect, Scalar, Size};
 use opencv::prelude::*;
 use opencv::{highgui, imgproc, videoio};
+use siamtrack_core::BBox;
+use siamtrack_core::Track;
 use std::path::{Path, PathBuf};
 
 /// Colours of targets 1, 2, ... when there are several (BGR), repeating after the last.

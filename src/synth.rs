@@ -3,12 +3,12 @@
 //! each has its own look and path over the same area, so their paths cross; a later target passes in front of an
 //! earlier one.
 
-use crate::bbox::BBox;
 use crate::tracklog::per_target_paths;
 use anyhow::Result;
 use opencv::core::{Mat, Point, Rect, Scalar, Size, CV_8UC3};
 use opencv::imgproc;
 use opencv::prelude::*;
+use siamtrack_core::BBox;
 use std::f64::consts::TAU;
 use std::ops::Range;
 

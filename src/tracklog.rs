@@ -3,10 +3,10 @@
 //! there are several (`out.txt` becomes `out.1.txt`, `out.2.txt`, ...).
 //! Every row is flushed as it is written, so a log cut short by an error or a signal is still valid.
 
-use crate::bbox::BBox;
-use crate::tracker::{Track, TrackState};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use siamtrack_core::BBox;
+use siamtrack_core::{Track, TrackState};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

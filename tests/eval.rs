@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use siamtrack::bbox::BBox;
 use siamtrack::eval::dataset::{Layout, Sequence};
 use siamtrack::eval::metrics;
+use siamtrack::BBox;
 use std::path::Path;
 
 /// A tiny 3-channel image, enough for the dataset readers (which list frames without decoding them).
@@ -233,8 +233,8 @@ fn eval_runs_siamfc_and_kcf_on_identical_frames() {
             // The first line is the initial (ground-truth) box, 1-based.
             let truth =
                 std::fs::read_to_string(data.join(seq).join("groundtruth_rect.txt")).unwrap();
-            let first = siamtrack::bbox::parse_annotation(text.lines().next().unwrap()).unwrap();
-            let want = siamtrack::bbox::parse_annotation(truth.lines().next().unwrap()).unwrap();
+            let first = siamtrack::parse_annotation(text.lines().next().unwrap()).unwrap();
+            let want = siamtrack::parse_annotation(truth.lines().next().unwrap()).unwrap();
             let (f, w) = (first.unwrap(), want.unwrap());
             assert!((f.x - w.x).abs() < 0.01 && (f.w - w.w).abs() < 0.01);
         }

@@ -45,5 +45,5 @@ fn absurd_sidecar_sizes_are_rejected_not_allocated() {
     ))
     .unwrap();
     let err = siamtrack::ModelConfig::from_json(&text).unwrap_err();
-    assert!(err.to_string().contains("too large"), "{err}");
+    assert!(err.to_string().contains("search.response_up"), "{err}");
 }

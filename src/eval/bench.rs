@@ -1,16 +1,17 @@
 //! Per-stage timing of the SiamFC tracker on one input: decode, crop/preprocess, encoder, cross-correlation + box
 //! update, and the sinks (annotating the frame and writing a log row into a temporary file).
 
-use crate::bbox::BBox;
-use crate::config::ModelConfig;
-use crate::model::EncoderOptions;
+use crate::frame::view;
 use crate::sinks::annotate;
 use crate::sources::{Source, SourceSpec};
-use crate::tracker::MultiTracker;
 use crate::tracklog::{LogFormat, TrackLogWriter};
 use anyhow::{bail, Context, Result};
 use opencv::prelude::*;
 use serde::Serialize;
+use siamtrack_core::BBox;
+use siamtrack_core::EncoderOptions;
+use siamtrack_core::ModelConfig;
+use siamtrack_core::MultiTracker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -174,7 +175,7 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
         ),
     };
     for b in boxes {
-        tracker.add(&first.image, b)?;
+        tracker.add(&view(&first.image)?, b)?;
     }
     let log_path = std::env::temp_dir().join(format!("siamtrack-bench-{}.csv", std::process::id()));
     let mut log = TrackLogWriter::create(&log_path, LogFormat::Csv, opts.targets)
@@ -191,7 +192,7 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
             };
             let decode = ms(started);
             let tracked = Instant::now();
-            let tracks = tracker.update(&frame.image)?;
+            let tracks = tracker.update(&view(&frame.image)?)?;
             let tracker_ms = ms(tracked);
             let latency = ms(frame.captured);
             let timings = tracker.last_timings();

@@ -16,9 +16,9 @@
 //! `<folder>-1`, `<folder>-2`, ... (the names OTB's toolkit gives them), on the folder's frames; `--sequences` and
 //! `list.txt` may name the folder (every target) or one target by that name.
 
-use crate::bbox::{parse_annotation, BBox};
 use crate::sources::list_images;
 use anyhow::{anyhow, bail, Context, Result};
+use siamtrack_core::{parse_annotation, BBox};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

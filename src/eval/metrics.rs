@@ -14,9 +14,9 @@
 //!   `e = hypot((px - gx) / gw, (py - gy) / gh)`; the curve is the share of frames with `e <= t` for
 //!   `t = 0, 0.01, ..., 0.5` and the reported value is the mean of those 51 rates (the area under that curve).
 
-use crate::bbox::BBox;
 use anyhow::{bail, Result};
 use serde::Serialize;
+use siamtrack_core::BBox;
 
 /// Number of IoU thresholds of the success plot: 0, 0.05, ..., 1.
 pub const SUCCESS_STEPS: usize = 21;

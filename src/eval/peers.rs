@@ -1,14 +1,15 @@
 //! The trackers `eval` compares: siamtrack's SiamFC and the classic OpenCV trackers KCF, CSRT and MIL, behind one
 //! interface.
 
-use crate::bbox::BBox;
-use crate::config::ModelConfig;
-use crate::model::EncoderOptions;
-use crate::tracker::Tracker;
+use crate::frame::view;
 use anyhow::{anyhow, bail, Result};
 use opencv::core::{Mat, Ptr, Rect};
 use opencv::prelude::*;
 use opencv::{tracking, video};
+use siamtrack_core::BBox;
+use siamtrack_core::EncoderOptions;
+use siamtrack_core::ModelConfig;
+use siamtrack_core::Tracker;
 use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,11 +72,11 @@ pub struct SiamFc(pub Tracker);
 
 impl SingleTracker for SiamFc {
     fn init(&mut self, frame: &Mat, bbox: BBox) -> Result<()> {
-        self.0.init(frame, bbox)
+        Ok(self.0.init(&view(frame)?, bbox)?)
     }
 
     fn update(&mut self, frame: &Mat) -> Result<Option<BBox>> {
-        Ok(Some(self.0.update(frame)?.bbox))
+        Ok(Some(self.0.update(&view(frame)?)?.bbox))
     }
 }
 

@@ -2,8 +2,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use siamtrack::bbox::{parse_annotation, BBox};
 use siamtrack::synth::{write_clip, Clip, ClipSpec};
+use siamtrack::{parse_annotation, BBox};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

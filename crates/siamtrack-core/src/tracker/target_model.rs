@@ -7,29 +7,11 @@
 //! target is *not*. The first frame's sample always stays in the support set (with at least `first_weight` of the
 //! total weight) so that updates from later frames cannot make the model forget the target it was given.
 
+pub use crate::config::TargetModelParams;
 use ndarray::{s, Array2, Array3, ArrayView3, Axis, Zip};
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
-
-/// Hyper-parameters of the target model (part of the sidecar's tracker section).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TargetModelParams {
-    /// Standard deviation of the Gaussian label along each axis, as a share of the target's side on that axis.
-    pub sigma: f64,
-    /// Ridge term, relative to the first sample's mean spectral energy.
-    pub lambda: f64,
-    /// Most samples in the support set, the first frame's included.
-    pub memory: usize,
-    /// Weight of a new sample; older ones decay by (1 - rate).
-    pub learning_rate: f64,
-    /// Least share of the total weight the first frame's sample keeps.
-    pub first_weight: f64,
-    /// Extent of the filter as a multiple of the target's box; 0: the whole crop.
-    pub support: f64,
-    /// Samples between two solves of the filter.
-    pub solve_every: usize,
-}
 
 /// ADMM steps of the box-support solve (BACF takes two a frame), and the growth of the penalty per step
 /// (CSR-DCF's 3), which starts at the mean spectral energy of the support set.
@@ -573,6 +555,8 @@ mod tests {
         first_weight: 0.5,
         support: 0.0,
         solve_every: 1,
+        weight: 0.25,
+        agreement: 1.5,
     };
 
     /// Features of a 32x32 crop: a pattern of `channels` in a 6x6 patch at (row, col), plus a little noise.

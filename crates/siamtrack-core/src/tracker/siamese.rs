@@ -3,12 +3,9 @@
 //! scale choice, cosine window and sub-cell peak); with one search crop, the scale vote asks templates at several
 //! scales instead.
 
-use crate::config::{ModelConfig, TrackerParams};
-use anyhow::{ensure, Result};
+use crate::config::{ModelConfig, ScaleParams, SearchParams};
+use crate::image::upsample_cubic;
 use ndarray::{s, Array2, Array3, ArrayView3, Zip};
-use opencv::core::{Mat, Size, CV_32F};
-use opencv::imgproc;
-use opencv::prelude::*;
 
 /// The box change one frame's responses call for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,8 +13,8 @@ pub struct Motion {
     /// Displacement of the centre, frame pixels.
     pub dx: f64,
     pub dy: f64,
-    /// Damped size factors of width and height.
-    pub scale: (f64, f64),
+    /// The side of the crop the peak is in relative to the nominal search crop (the size it proposes).
+    pub crop_scale: f64,
     /// Raw correlation at the chosen peak.
     pub response: f32,
     /// Which correlation map the peak is in, and where: (row, column) in response cells, sub-cell.
@@ -39,7 +36,8 @@ const REFINE_RADIUS: usize = 2;
 
 /// The encoder-free half of SiamFC: from per-scale correlation maps to a box motion.
 pub struct PeakLocator {
-    params: TrackerParams,
+    search: SearchParams,
+    scale: ScaleParams,
     total_stride: f64,
     /// Side in pixels of the search crops whose maps this locator reads.
     search_size: f64,
@@ -53,18 +51,19 @@ pub struct PeakLocator {
 impl PeakLocator {
     /// A locator for the maps of search crops of `search_size` pixels.
     pub fn new(model: &ModelConfig, search_size: u32) -> Self {
-        let params = model.tracker.clone();
-        let half = (params.scale_num / 2) as i32;
-        let scale_factors = (-half..=half).map(|k| params.scale_step.powi(k)).collect();
+        let (search, scale) = (model.tracker.search.clone(), model.tracker.scale.clone());
+        let half = (scale.search_scales / 2) as i32;
+        let scale_factors = (-half..=half).map(|k| scale.step.powi(k)).collect();
         let hann_window = |side: usize| {
             let h = hann(side);
             let total: f32 = h.iter().sum::<f32>().powi(2);
             Array2::from_shape_fn((side, side), |(i, j)| h[i] * h[j] / total)
         };
         Self {
-            window: hann_window(model.response_size_for(search_size) * params.response_up),
+            window: hann_window(model.response_size_for(search_size) * search.response_up),
             coarse_window: hann_window(model.response_size_for(search_size)),
-            params,
+            search,
+            scale,
             total_stride: model.total_stride as f64,
             search_size: search_size as f64,
             scale_factors,
@@ -87,10 +86,9 @@ impl PeakLocator {
         raw: &[Array2<f32>],
         fused: &[Array2<f32>],
         search_side: f64,
-    ) -> Result<Option<Motion>> {
-        let p = &self.params;
+    ) -> Option<Motion> {
         if raw.iter().chain(fused).flatten().any(|v| v.is_nan()) {
-            return Ok(None);
+            return None;
         }
         let max = |m: &Array2<f32>| m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         // The multiplicative scale penalty needs non-negative responses: shift by the lowest response of all
@@ -102,36 +100,35 @@ impl PeakLocator {
             if k == centre {
                 shifted
             } else {
-                shifted * p.scale_penalty as f32
+                shifted * self.scale.penalty as f32
             }
         };
         let best = (0..raw.len())
             .max_by(|&a, &b| penalised(a).total_cmp(&penalised(b)))
             .unwrap_or(centre);
         let (row, col, response) = self.windowed_peak(&fused[best])?;
+        let up = self.search.response_up as f64;
         let up_side = self.window.nrows() as f64;
         let factor = self.scale_factors[best];
-        let to_frame =
-            self.total_stride / p.response_up as f64 * search_side * factor / self.search_size;
-        let damped = 1.0 - p.scale_lr + p.scale_lr * factor;
+        let to_frame = self.total_stride / up * search_side * factor / self.search_size;
         // The bicubic resize puts upsampled pixel u at source coordinate (u + 0.5) / up - 0.5.
-        let to_cell = |u: usize| (u as f64 + 0.5) / p.response_up as f64 - 0.5;
-        Ok(Some(Motion {
+        let to_cell = |u: usize| (u as f64 + 0.5) / up - 0.5;
+        Some(Motion {
             dx: (col as f64 - (up_side - 1.0) / 2.0) * to_frame,
             dy: (row as f64 - (up_side - 1.0) / 2.0) * to_frame,
-            scale: (damped, damped),
+            crop_scale: factor,
             response,
             map: best,
             cell: (to_cell(row), to_cell(col)),
-        }))
+        })
     }
 
     /// SiamFC's normalisation and cosine window over the bicubic-upsampled map; returns the peak's (row, column)
-    /// on the upsampled grid and its response. Only the cells around the windowed peak of the map itself are
-    /// upsampled: the same peak as upsampling the whole map, at a fraction of the cost.
-    fn windowed_peak(&self, map: &Array2<f32>) -> Result<(usize, usize, f32)> {
-        let influence = self.params.window_influence as f32;
-        let up = self.params.response_up;
+    /// on the upsampled grid and its response (`None` when no value is finite). Only the cells around the windowed
+    /// peak of the map itself are upsampled: the same peak as upsampling the whole map, at a fraction of the cost.
+    fn windowed_peak(&self, map: &Array2<f32>) -> Option<(usize, usize, f32)> {
+        let influence = self.search.window_influence as f32;
+        let up = self.search.response_up;
         let min = map.iter().copied().fold(f32::INFINITY, f32::min);
         // Upsampling multiplies the sum of a smooth map by up^2; the window sums to 1 on either grid.
         let sum: f32 = map.iter().map(|v| v - min).sum::<f32>() * (up * up) as f32;
@@ -159,8 +156,8 @@ impl PeakLocator {
             .slice(ndarray::s![r0..r1, c0..c1])
             .as_standard_layout()
             .to_owned();
-        let upsampled = self.upsample(&patch)?;
-        let values = upsampled.data_typed::<f32>()?;
+        let upsampled = upsample_cubic(patch.view(), up);
+        let values = upsampled.as_slice().expect("standard layout");
         let (rows, cols) = ((r1 - r0) * up, (c1 - c0) * up);
         // Upsampled rows of the patch that belong to searched cells (all of them at the map's border).
         let inner = |first: usize, last: usize, count: usize| {
@@ -179,31 +176,7 @@ impl PeakLocator {
                 }
             }
         }
-        ensure!(best.2.is_finite(), "no finite response to locate");
-        Ok((best.0, best.1, best.3))
-    }
-
-    /// Upsamples a patch of a correlation map by `response_up` (bicubic): upsampled pixel u samples the patch at
-    /// (u + 0.5) / up - 0.5.
-    fn upsample(&self, patch: &Array2<f32>) -> Result<Mat> {
-        let (rows, cols) = patch.dim();
-        let small = Mat::new_rows_cols_with_data(
-            rows as i32,
-            cols as i32,
-            patch.as_slice().expect("standard layout"),
-        )?;
-        let up = self.params.response_up as i32;
-        let mut upsampled = Mat::default();
-        imgproc::resize(
-            &small,
-            &mut upsampled,
-            Size::new(cols as i32 * up, rows as i32 * up),
-            0.0,
-            0.0,
-            imgproc::INTER_CUBIC,
-        )?;
-        ensure!(upsampled.typ() == CV_32F && upsampled.is_continuous());
-        Ok(upsampled)
+        best.2.is_finite().then_some((best.0, best.1, best.3))
     }
 }
 
@@ -302,11 +275,11 @@ mod tests {
         let locator = PeakLocator::new(&model(), 255);
         // Peak 2 cells right and 1 up of centre, on the central scale only.
         let raw = vec![peaked(8, 8, 0.0), peaked(7, 10, 3000.0), peaked(8, 8, 0.0)];
-        let motion = locator.locate(&raw, &raw, 510.0).unwrap().unwrap();
+        let motion = locator.locate(&raw, &raw, 510.0).unwrap();
         // One response cell = total stride 8 search pixels; the search crop is 510 frame px for 255 crop px.
         assert!((motion.dx - 2.0 * 8.0 * 2.0).abs() < 2.0, "{motion:?}");
         assert!((motion.dy + 8.0 * 2.0).abs() < 2.0, "{motion:?}");
-        assert_eq!(motion.scale, (1.0, 1.0));
+        assert_eq!(motion.crop_scale, 1.0);
         assert!((motion.response - 3000.0).abs() < 300.0, "{motion:?}");
         assert_eq!(motion.map, 1);
         assert!(
@@ -316,14 +289,12 @@ mod tests {
     }
 
     #[test]
-    fn larger_scale_wins_only_beyond_the_penalty_and_is_damped() {
+    fn larger_scale_wins_only_beyond_the_penalty() {
         let m = model();
         let locator = PeakLocator::new(&m, 255);
-        let p = &m.tracker;
         let strong = vec![peaked(8, 8, 0.0), peaked(8, 8, 0.0), peaked(8, 8, 2000.0)];
-        let motion = locator.locate(&strong, &strong, 255.0).unwrap().unwrap();
-        let damped = 1.0 - p.scale_lr + p.scale_lr * p.scale_step;
-        assert_eq!(motion.scale, (damped, damped));
+        let motion = locator.locate(&strong, &strong, 255.0).unwrap();
+        assert_eq!(motion.crop_scale, m.tracker.scale.step);
         // The upsampled map has an even side, so "no motion" is half an upsampled cell (0.26 px here) off.
         assert!(motion.dx.abs() < 0.3 && motion.dy.abs() < 0.3, "{motion:?}");
         // Equal peaks: the penalty keeps the current size.
@@ -333,12 +304,8 @@ mod tests {
             peaked(8, 8, 1000.0),
         ];
         assert_eq!(
-            locator
-                .locate(&equal, &equal, 255.0)
-                .unwrap()
-                .unwrap()
-                .scale,
-            (1.0, 1.0)
+            locator.locate(&equal, &equal, 255.0).unwrap().crop_scale,
+            1.0
         );
     }
 
@@ -393,6 +360,6 @@ mod tests {
     fn nan_maps_give_no_motion() {
         let locator = PeakLocator::new(&model(), 255);
         let raw = vec![peaked(8, 8, f32::NAN), peaked(8, 8, 0.0), peaked(8, 8, 0.0)];
-        assert!(locator.locate(&raw, &raw, 255.0).unwrap().is_none());
+        assert!(locator.locate(&raw, &raw, 255.0).is_none());
     }
 }

@@ -3,10 +3,8 @@
 //! belonging to the target; the mean of that probability over a box-sized window is a response that does not care
 //! how the target deforms, and that a template of ImageNet features blurred by the background lacks.
 
-use anyhow::{ensure, Result};
+use crate::image::BgrImage;
 use ndarray::Array2;
-use opencv::core::{Mat, CV_8UC3};
-use opencv::prelude::*;
 
 /// Bins per colour channel; the histogram is joint over the three (32^3 bins, as in Staple).
 const BINS: usize = 32;
@@ -33,24 +31,16 @@ fn bin(px: &[u8]) -> usize {
     (q(px[0]) * BINS + q(px[1])) * BINS + q(px[2])
 }
 
-fn pixels(crop: &Mat) -> Result<(&[u8], usize, usize)> {
-    ensure!(
-        crop.typ() == CV_8UC3 && crop.is_continuous(),
-        "colour model: crops must be continuous 8-bit BGR"
-    );
-    Ok((
-        crop.data_bytes()?,
-        crop.rows() as usize,
-        crop.cols() as usize,
-    ))
+fn pixels(crop: &BgrImage) -> (&[u8], usize, usize) {
+    (&crop.data, crop.height, crop.width)
 }
 
 /// Normalised histograms of the pixels inside `target` and of those in the ring between it and the target grown
 /// to twice its size (clipped to the crop). Pixels inside count with an Epanechnikov kernel's weight (1 at the
 /// centre, 0 outside the ellipse the box inscribes), as in mean-shift tracking: a box's corners and edges hold
 /// more of the background than its centre does.
-fn histograms(crop: &Mat, target: CropBox) -> Result<(Vec<f32>, Vec<f32>)> {
-    let (data, rows, cols) = pixels(crop)?;
+fn histograms(crop: &BgrImage, target: CropBox) -> (Vec<f32>, Vec<f32>) {
+    let (data, rows, cols) = pixels(crop);
     let (mut fg, mut bg) = (vec![0f32; BINS.pow(3)], vec![0f32; BINS.pow(3)]);
     let inside = |x: f64, y: f64, scale: f64| {
         (x - target.centre.0).abs() <= target.size.0 * scale / 2.0
@@ -75,13 +65,13 @@ fn histograms(crop: &Mat, target: CropBox) -> Result<(Vec<f32>, Vec<f32>)> {
             h.iter_mut().for_each(|v| *v /= total);
         }
     }
-    Ok((fg, bg))
+    (fg, bg)
 }
 
 impl ColourModel {
     /// Learns the target's colours from a crop in which it fills `target`.
-    pub fn new(crop: &Mat, target: CropBox, learning_rate: f64) -> Result<Self> {
-        let (foreground, background) = histograms(crop, target)?;
+    pub fn new(crop: &BgrImage, target: CropBox, learning_rate: f64) -> Self {
+        let (foreground, background) = histograms(crop, target);
         let mut model = Self {
             foreground,
             background,
@@ -98,7 +88,7 @@ impl ColourModel {
                 .sum()
         };
         model.separation = (mean(&model.foreground) - mean(&model.background)).max(0.0);
-        Ok(model)
+        model
     }
 
     /// See [`ColourModel::separation`]: how much the colour response can be trusted.
@@ -107,8 +97,8 @@ impl ColourModel {
     }
 
     /// Blends in the colours of a crop where the target was found in `target`.
-    pub fn update(&mut self, crop: &Mat, target: CropBox) -> Result<()> {
-        let (fg, bg) = histograms(crop, target)?;
+    pub fn update(&mut self, crop: &BgrImage, target: CropBox) {
+        let (fg, bg) = histograms(crop, target);
         let rate = self.learning_rate;
         for (model, new) in [(&mut self.foreground, fg), (&mut self.background, bg)] {
             model
@@ -116,7 +106,6 @@ impl ColourModel {
                 .zip(new)
                 .for_each(|(m, n)| *m = (1.0 - rate) * *m + rate * n);
         }
-        Ok(())
     }
 
     /// The mean target probability over a window of `window` (width, height, crop pixels) centred on each cell of
@@ -124,12 +113,12 @@ impl ColourModel {
     /// centre minus `(cells - 1) / 2` strides: the response grid of the Siamese maps.
     pub fn respond(
         &self,
-        crop: &Mat,
+        crop: &BgrImage,
         window: (f64, f64),
         cells: usize,
         stride: f64,
-    ) -> Result<Array2<f32>> {
-        let (data, rows, cols) = pixels(crop)?;
+    ) -> Array2<f32> {
+        let (data, rows, cols) = pixels(crop);
         // Integral image of the per-pixel probability.
         let mut integral = vec![0f64; (rows + 1) * (cols + 1)];
         for y in 0..rows {
@@ -155,7 +144,7 @@ impl ColourModel {
             let hi = (centre + extent / 2.0).round().clamp(0.0, limit as f64) as usize;
             (lo, hi.max(lo))
         };
-        Ok(Array2::from_shape_fn((cells, cells), |(i, j)| {
+        Array2::from_shape_fn((cells, cells), |(i, j)| {
             let (x0, x1) = span(cx + (j as f64 - half) * stride, window.0, cols);
             let (y0, y1) = span(cy + (i as f64 - half) * stride, window.1, rows);
             let area = ((x1 - x0) * (y1 - y0)) as f64;
@@ -164,26 +153,30 @@ impl ColourModel {
             } else {
                 0.0
             }
-        }))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opencv::core::{Rect, Scalar};
-    use opencv::imgproc;
 
     /// A grey 64x64 crop with a red 10x10 square centred at (x, y) and a green one elsewhere.
-    fn crop_with(red: (i32, i32), green: (i32, i32)) -> Mat {
-        let mut crop =
-            Mat::new_rows_cols_with_default(64, 64, CV_8UC3, Scalar::all(128.0)).unwrap();
-        for (centre, colour) in [
-            (red, Scalar::new(0.0, 0.0, 255.0, 0.0)),
-            (green, Scalar::new(0.0, 255.0, 0.0, 0.0)),
-        ] {
-            let rect = Rect::new(centre.0 - 5, centre.1 - 5, 10, 10);
-            imgproc::rectangle(&mut crop, rect, colour, -1, imgproc::LINE_8, 0).unwrap();
+    fn crop_with(red: (i32, i32), green: (i32, i32)) -> BgrImage {
+        let mut crop = BgrImage {
+            width: 64,
+            height: 64,
+            data: vec![128; 64 * 64 * 3],
+        };
+        for (centre, colour) in [(red, [0, 0, 255]), (green, [0, 255, 0])] {
+            for y in centre.1 - 5..centre.1 + 5 {
+                for x in centre.0 - 5..centre.0 + 5 {
+                    if (0..64).contains(&x) && (0..64).contains(&y) {
+                        let at = (y as usize * 64 + x as usize) * 3;
+                        crop.data[at..at + 3].copy_from_slice(&colour);
+                    }
+                }
+            }
         }
         crop
     }
@@ -197,7 +190,7 @@ mod tests {
             centre: (31.5, 31.5),
             size: (20.0, 20.0),
         };
-        let (foreground, _) = histograms(&crop, target).unwrap();
+        let (foreground, _) = histograms(&crop, target);
         let red = foreground[bin(&[0, 0, 255])];
         assert!(red > 0.35, "red share {red}");
     }
@@ -209,10 +202,10 @@ mod tests {
             centre: (31.5, 31.5),
             size: (10.0, 10.0),
         };
-        let model = ColourModel::new(&first, target, 0.04).unwrap();
+        let model = ColourModel::new(&first, target, 0.04);
         // Next crop: the red target moved right by 16 px, the green square sits at the centre.
         let next = crop_with((48, 32), (32, 32));
-        let response = model.respond(&next, (10.0, 10.0), 9, 8.0).unwrap();
+        let response = model.respond(&next, (10.0, 10.0), 9, 8.0);
         let best = response
             .indexed_iter()
             .max_by(|a, b| a.1.total_cmp(b.1))

@@ -3,14 +3,15 @@
 //! a [`Tracker`] of its own (template, online models, confidence, lost state and recovery).
 
 use super::{
-    cores, embed_crops, in_parallel, FramePlan, SharedEncoder, StageTimings, Track, Tracker,
+    cores, embed_crops, in_parallel, Embedding, FramePlan, SharedEncoder, StageTimings, Track,
+    Tracker,
 };
 use crate::bbox::BBox;
 use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::image::ImageView;
 use crate::model::{Encoder, EncoderOptions};
-use anyhow::{ensure, Result};
 use ndarray::{s, Array4};
-use opencv::core::Mat;
 use std::sync::{Arc, Mutex};
 
 /// A target's update after the batch: its index, tracker, plan, features and crops, and time so far.
@@ -18,22 +19,25 @@ type Job<'a> = (
     usize,
     &'a mut Tracker,
     &'a FramePlan,
-    Features,
+    Embedding,
     StageTimings,
 );
 
-/// A target's features [N, C, H, W] and crops, cut from the batch.
-type Features = (Array4<f32>, Vec<Mat>);
-
 /// A target's share of the frame's batches: its index, features and crops, and share of the time.
-type Share = (usize, Features, StageTimings);
+type Share = (usize, Embedding, StageTimings);
 
+/// Several targets tracked at once over one encoder: [`MultiTracker::add`] each target on a frame, then
+/// [`MultiTracker::update`] on each next frame gives every target's [`Track`]. Each target has its own template,
+/// online models, confidence and lost state, and takes the other held targets as known distractors (no match in
+/// the core of another's box); lost targets take the recovery scan's step in turn, so together they cost what one
+/// does.
 pub struct MultiTracker {
     model: ModelConfig,
-    options: EncoderOptions,
     encoder: SharedEncoder,
-    /// Target k has id k + 1.
+    /// The targets in the order added, with their ids.
     targets: Vec<Tracker>,
+    ids: Vec<usize>,
+    next_id: usize,
     /// The batch's encoder input, reused from frame to frame.
     input: Array4<f32>,
     /// Turns of the recovery scan between lost targets.
@@ -46,33 +50,52 @@ impl MultiTracker {
     pub fn new(model: &ModelConfig, options: &EncoderOptions) -> Result<Self> {
         Ok(Self {
             model: model.clone(),
-            options: options.clone(),
             encoder: Arc::new(Mutex::new(Encoder::load(model, options)?)),
             targets: Vec::new(),
+            ids: Vec::new(),
+            next_id: 1,
             input: Array4::zeros((0, 3, 0, 0)),
             scan_turn: 0,
             timings: StageTimings::default(),
         })
     }
 
-    /// Starts tracking the target inside `bbox` (0-based pixels) on `frame` (8-bit BGR); returns its id (1, 2, ...
-    /// in the order the targets were added).
-    pub fn add(&mut self, frame: &Mat, bbox: BBox) -> Result<usize> {
-        let mut tracker = Tracker::with_encoder(&self.model, self.encoder.clone(), &self.options)?;
+    /// Starts tracking the target inside `bbox` (0-based pixels) on `frame`; returns its id (1, 2, ... in the
+    /// order the targets were added; an id is never reused).
+    pub fn add(&mut self, frame: &ImageView, bbox: BBox) -> Result<usize> {
+        let mut tracker = Tracker::with_encoder(&self.model, self.encoder.clone());
         tracker.init(frame, bbox)?;
         self.targets.push(tracker);
-        Ok(self.targets.len())
+        self.ids.push(self.next_id);
+        self.next_id += 1;
+        Ok(self.next_id - 1)
     }
 
-    /// Starts targets 1, 2, ... over again from `boxes` on `frame` (a user's re-selection; targets beyond the
+    /// Stops tracking the target `id`; whether it was held.
+    pub fn remove(&mut self, id: usize) -> bool {
+        let Some(k) = self.ids.iter().position(|&i| i == id) else {
+            return false;
+        };
+        self.ids.remove(k);
+        self.targets.remove(k);
+        true
+    }
+
+    /// The ids of the targets held, in the order [`MultiTracker::update`] gives their tracks.
+    pub fn ids(&self) -> Vec<usize> {
+        self.ids.clone()
+    }
+
+    /// Starts the first targets held over again from `boxes` on `frame` (a user's re-selection; targets beyond the
     /// boxes given keep going).
-    pub fn restart(&mut self, frame: &Mat, boxes: &[BBox]) -> Result<()> {
-        ensure!(
-            boxes.len() <= self.targets.len(),
-            "{} boxes given to restart {} targets",
-            boxes.len(),
-            self.targets.len()
-        );
+    pub fn restart(&mut self, frame: &ImageView, boxes: &[BBox]) -> Result<()> {
+        if boxes.len() > self.targets.len() {
+            return Err(Error::Box(format!(
+                "{} boxes given to restart {} targets",
+                boxes.len(),
+                self.targets.len()
+            )));
+        }
         for (tracker, bbox) in self.targets.iter_mut().zip(boxes) {
             tracker.init(frame, *bbox)?;
         }
@@ -93,12 +116,13 @@ impl MultiTracker {
         self.timings
     }
 
-    /// Locates every target in the next frame; their tracks in id order.
-    pub fn update(&mut self, frame: &Mat) -> Result<Vec<Track>> {
-        ensure!(
-            !self.targets.is_empty(),
-            "MultiTracker::update called before any target was added"
-        );
+    /// Locates every target in the next frame; their tracks in the order of [`MultiTracker::ids`].
+    pub fn update(&mut self, frame: &ImageView) -> Result<Vec<Track>> {
+        if self.targets.is_empty() {
+            return Err(Error::NotInitialised(
+                "the multi-target tracker was updated before any target was added".into(),
+            ));
+        }
         // Each target takes the others' boxes as known distractors (only held ones: a lost target's box follows
         // whatever matches best, possibly another target).
         let held: Vec<Option<BBox>> = self
@@ -167,7 +191,7 @@ impl MultiTracker {
 
     /// Every plan's crops through the encoder, one batch per crop size: each target's share of the batches
     /// (target, its features and crops, its share of the time), by crop size and then id.
-    fn embed(&mut self, frame: &Mat, plans: &[FramePlan]) -> Result<Vec<Share>> {
+    fn embed(&mut self, frame: &ImageView, plans: &[FramePlan]) -> Result<Vec<Share>> {
         let mut sizes: Vec<u32> = plans.iter().map(|p| p.search.size).collect();
         sizes.sort_unstable();
         sizes.dedup();
@@ -180,15 +204,10 @@ impl MultiTracker {
                 .map(|(k, p)| (k, p.crops()))
                 .collect();
             let crops: Vec<_> = members.iter().flat_map(|(_, own)| own).copied().collect();
-            let (mut features, images, batch) = embed_crops(
-                &self.model,
-                &self.encoder,
-                &mut self.input,
-                frame,
-                &crops,
-                size,
-            )?;
-            let mut images = images.into_iter();
+            let (embedding, batch) =
+                embed_crops(&self.model, &self.encoder, &mut self.input, frame, &crops)?;
+            let mut features = embedding.features;
+            let mut images = embedding.crops.into_iter();
             let mut first = 0;
             for (k, own) in members {
                 let count = own.len();
@@ -205,7 +224,10 @@ impl MultiTracker {
                         .slice(s![first..first + count, .., .., ..])
                         .to_owned(),
                 };
-                let own = (own_features, images.by_ref().take(count).collect());
+                let own = Embedding {
+                    features: own_features,
+                    crops: images.by_ref().take(count).collect(),
+                };
                 first += count;
                 shares.push((k, own, timings));
             }
@@ -215,7 +237,7 @@ impl MultiTracker {
 }
 
 /// Finishes each job's update, in order.
-fn finish(jobs: Vec<Job>, frame: &Mat) -> Vec<(usize, Result<Track>)> {
+fn finish(jobs: Vec<Job>, frame: &ImageView) -> Vec<(usize, Result<Track>)> {
     jobs.into_iter()
         .map(|(k, tracker, plan, own, timings)| {
             (k, tracker.update_embedded(frame, plan, own, timings))

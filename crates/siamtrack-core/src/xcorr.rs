@@ -1,6 +1,6 @@
 //! Cross-correlation of template features over search features: the Siamese similarity map.
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
+use ndarray::{Array2, ArrayView3};
 
 /// Dense "valid" cross-correlation: `template` [C, h, w] slid over `search` [C, H, W] gives
 /// [H - h + 1, W - w + 1], each value the dot product of the template with the window under it.
@@ -47,23 +47,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + rest
 }
 
-/// Depthwise cross-correlation: channel by channel, without the sum over channels, [C, H - h + 1, W - w + 1].
-/// This is what the box head reads: it keeps which features matched where.
-pub fn depthwise_xcorr(template: ArrayView3<f32>, search: ArrayView3<f32>) -> Array3<f32> {
-    let (oh, ow) = output_size(template, search);
-    let channels = template.dim().0;
-    let mut out = Array3::<f32>::zeros((channels, oh, ow));
-    let search = search.as_standard_layout();
-    for c in 0..channels {
-        add_correlation(
-            template.index_axis(Axis(0), c),
-            search.index_axis(Axis(0), c),
-            out.index_axis_mut(Axis(0), c),
-        );
-    }
-    out
-}
-
 fn output_size(template: ArrayView3<f32>, search: ArrayView3<f32>) -> (usize, usize) {
     let (channels, th, tw) = template.dim();
     let (search_channels, sh, sw) = search.dim();
@@ -73,29 +56,6 @@ fn output_size(template: ArrayView3<f32>, search: ArrayView3<f32>) -> (usize, us
     );
     assert!(th <= sh && tw <= sw, "template larger than search");
     (sh - th + 1, sw - tw + 1)
-}
-
-/// Adds the correlation of one template plane over one (standard-layout) search plane to `out`.
-fn add_correlation(weights: ArrayView2<f32>, plane: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
-    let (th, tw) = weights.dim();
-    let (oh, ow) = out.dim();
-    let width = plane.ncols();
-    let plane = plane.as_slice().expect("standard layout");
-    // Loop order keeps the innermost loop a contiguous multiply-add over an output row, which vectorises; plain
-    // slices, as an ndarray slice per row costs more than the row's arithmetic.
-    for i in 0..oh {
-        let mut dst = out.row_mut(i);
-        let dst = dst.as_slice_mut().expect("contiguous output rows");
-        for u in 0..th {
-            let row = &plane[(i + u) * width..(i + u + 1) * width];
-            for v in 0..tw {
-                let weight = weights[[u, v]];
-                for (d, x) in dst.iter_mut().zip(&row[v..v + ow]) {
-                    *d += weight * x;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -136,20 +96,6 @@ mod tests {
         let slow = naive(&t, &x);
         assert_eq!(fast.dim(), (8, 7));
         for (a, b) in fast.iter().zip(slow.iter()) {
-            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
-        }
-    }
-
-    #[test]
-    fn depthwise_channels_sum_to_the_dense_correlation() {
-        let t = filled((5, 4, 3), 4);
-        let x = filled((5, 11, 9), 5);
-        let depthwise = depthwise_xcorr(t.view(), x.view());
-        assert_eq!(depthwise.dim(), (5, 8, 7));
-        let one = depthwise_xcorr(t.slice(s![2..3, .., ..]), x.slice(s![2..3, .., ..]));
-        assert_eq!(depthwise.slice(s![2..3, .., ..]), one);
-        let dense = naive(&t, &x);
-        for (a, b) in depthwise.sum_axis(Axis(0)).iter().zip(dense.iter()) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
     }

@@ -4,32 +4,18 @@
 //! pixels, far less than a search crop through the encoder.
 
 use super::target_model::periodic_hann;
-use crate::crop::crop_rect;
-use anyhow::Result;
+use crate::config::ScaleFilterParams;
+use crate::error::Result;
+use crate::image::{crop_rect, grey, ImageView, Plane};
 use ndarray::{Array1, Array2, Axis, Zip};
-use opencv::core::{Mat, Scalar, CV_32F};
-use opencv::imgproc;
-use opencv::prelude::*;
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ScaleParams {
-    /// Number of scales in the ladder (odd).
-    pub scales: usize,
-    /// Ratio between neighbouring scales.
-    pub step: f64,
-    /// Weight of each frame's sample in the running model.
-    pub learning_rate: f64,
-    /// Pixels in one resized patch (its aspect is the box's).
-    pub patch_area: f64,
-}
-
 pub struct ScaleFilter {
-    params: ScaleParams,
+    params: ScaleFilterParams,
     /// Patch size (width, height) in pixels.
-    patch: (i32, i32),
+    patch: (usize, usize),
     /// Scale factors of the ladder, smallest first.
     factors: Vec<f64>,
     /// Hann window over the ladder.
@@ -45,18 +31,18 @@ pub struct ScaleFilter {
 impl ScaleFilter {
     /// Learns the first sample: the box of `size` (width, height) centred at `centre` on `frame`.
     pub fn new(
-        params: ScaleParams,
-        frame: &Mat,
+        params: ScaleFilterParams,
+        frame: &ImageView,
         centre: (f64, f64),
         size: (f64, f64),
     ) -> Result<Self> {
         let n = params.scales.max(1) | 1;
         let half = (n / 2) as i32;
         let factors = (-half..=half).map(|k| params.step.powi(k)).collect();
-        let shrink = (params.patch_area / (size.0 * size.1)).sqrt();
+        let shrink = (params.area / (size.0 * size.1)).sqrt();
         let patch = (
-            ((size.0 * shrink).round() as i32).max(4),
-            ((size.1 * shrink).round() as i32).max(4),
+            ((size.0 * shrink).round() as usize).max(4),
+            ((size.1 * shrink).round() as usize).max(4),
         );
         // DSST's label: a Gaussian over the ladder with a spread of a quarter of sqrt(n) steps.
         let sigma = (n as f64).sqrt() / 4.0;
@@ -91,7 +77,7 @@ impl ScaleFilter {
     }
 
     /// The factor by which the box of `size` centred at `centre` should be scaled to fit the target best.
-    pub fn estimate(&self, frame: &Mat, centre: (f64, f64), size: (f64, f64)) -> Result<f64> {
+    pub fn estimate(&self, frame: &ImageView, centre: (f64, f64), size: (f64, f64)) -> Result<f64> {
         let sample = self.sample(frame, centre, size)?;
         let n = self.factors.len();
         // A small ridge, relative to the model's mean energy, keeps flat spectra from blowing up.
@@ -130,7 +116,12 @@ impl ScaleFilter {
     }
 
     /// Blends the box of `size` at `centre` into the model.
-    pub fn update(&mut self, frame: &Mat, centre: (f64, f64), size: (f64, f64)) -> Result<()> {
+    pub fn update(
+        &mut self,
+        frame: &ImageView,
+        centre: (f64, f64),
+        size: (f64, f64),
+    ) -> Result<()> {
         let sample = self.sample(frame, centre, size)?;
         let (numerator, energy) = self.terms(&sample);
         let rate = self.params.learning_rate as f32;
@@ -157,30 +148,22 @@ impl ScaleFilter {
     /// transformed along it.
     fn sample(
         &self,
-        frame: &Mat,
+        frame: &ImageView,
         centre: (f64, f64),
         size: (f64, f64),
     ) -> Result<Array2<Complex32>> {
         let (pw, ph) = self.patch;
-        let pixels = (pw * ph) as usize;
+        let pixels = pw * ph;
         let n = self.factors.len();
         let mut features = Array2::<Complex32>::zeros((3 * pixels, n));
-        let pad = Scalar::all(0.0);
         for (k, &f) in self.factors.iter().enumerate() {
-            let patch = crop_rect(frame, centre, (size.0 * f, size.1 * f), (pw, ph), pad)?;
-            let mut grey = Mat::default();
-            imgproc::cvt_color_def(&patch, &mut grey, imgproc::COLOR_BGR2GRAY)?;
-            let mut grey_f = Mat::default();
-            grey.convert_to(&mut grey_f, CV_32F, 1.0 / 255.0, -0.5)?;
-            let mut dx = Mat::default();
-            let mut dy = Mat::default();
-            imgproc::sobel_def(&grey_f, &mut dx, CV_32F, 1, 0)?;
-            imgproc::sobel_def(&grey_f, &mut dy, CV_32F, 0, 1)?;
+            let patch = crop_rect(frame, centre, (size.0 * f, size.1 * f), (pw, ph), [0; 3])?;
+            let levels = Plane::from_grey(&grey(&patch), ph, pw);
+            let (dx, dy) = (levels.sobel(true), levels.sobel(false));
             let w = self.window[k];
             let mut column = features.column_mut(k);
-            for (c, plane) in [&grey_f, &dx, &dy].into_iter().enumerate() {
-                let values = plane.data_typed::<f32>()?;
-                for (i, &v) in values.iter().enumerate() {
+            for (c, plane) in [&levels, &dx, &dy].into_iter().enumerate() {
+                for (i, &v) in plane.values.iter().enumerate() {
                     let v = if c == 0 { v } else { v.abs() };
                     column[c * pixels + i] = Complex32::new(v * w, 0.0);
                 }
@@ -198,66 +181,64 @@ impl ScaleFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opencv::core::{Point, Rect, CV_8UC3};
+    use crate::image::{BgrImage, ChannelOrder};
 
-    const PARAMS: ScaleParams = ScaleParams {
+    const PARAMS: ScaleFilterParams = ScaleFilterParams {
         scales: 17,
         step: 1.03,
         learning_rate: 0.025,
-        patch_area: 512.0,
+        area: 512.0,
     };
 
-    /// A grey frame with a textured 60x40 box centred at (160, 120), drawn `zoom` times larger.
-    fn frame(zoom: f64) -> Mat {
-        let mut frame =
-            Mat::new_rows_cols_with_default(240, 320, CV_8UC3, Scalar::all(90.0)).unwrap();
+    /// A grey 320x240 frame with a light 60x40 box centred at (160, 120) and a red disc of radius 10 in it, all
+    /// drawn `zoom` times larger.
+    fn frame(zoom: f64) -> BgrImage {
         let (w, h) = (60.0 * zoom, 40.0 * zoom);
-        let rect = |x: f64, y: f64, w: f64, h: f64| {
-            Rect::new(
-                x.round() as i32,
-                y.round() as i32,
-                w.round() as i32,
-                h.round() as i32,
-            )
-        };
-        let (x, y) = (160.0 - w / 2.0, 120.0 - h / 2.0);
-        imgproc::rectangle(
-            &mut frame,
-            rect(x, y, w, h),
-            Scalar::all(220.0),
-            -1,
-            imgproc::LINE_8,
-            0,
-        )
-        .unwrap();
-        imgproc::circle(
-            &mut frame,
-            Point::new(160, 120),
-            (10.0 * zoom).round() as i32,
-            Scalar::new(30.0, 60.0, 200.0, 0.0),
-            -1,
-            imgproc::LINE_8,
-            0,
-        )
-        .unwrap();
-        frame
+        let (x0, y0) = ((160.0 - w / 2.0).round(), (120.0 - h / 2.0).round());
+        let (x1, y1) = (x0 + w.round(), y0 + h.round());
+        let radius = (10.0 * zoom).round();
+        let mut data = Vec::with_capacity(320 * 240 * 3);
+        for y in 0..240 {
+            for x in 0..320 {
+                let (fx, fy) = (x as f64, y as f64);
+                let pixel = if (fx - 160.0).powi(2) + (fy - 120.0).powi(2) <= radius * radius {
+                    [30, 60, 200]
+                } else if fx >= x0 && fx < x1 && fy >= y0 && fy < y1 {
+                    [220; 3]
+                } else {
+                    [90; 3]
+                };
+                data.extend(pixel);
+            }
+        }
+        BgrImage {
+            width: 320,
+            height: 240,
+            data,
+        }
+    }
+
+    fn view(image: &BgrImage) -> ImageView<'_> {
+        ImageView::new(&image.data, image.width, image.height, ChannelOrder::Bgr).unwrap()
     }
 
     #[test]
     fn unchanged_target_keeps_its_size() {
-        let filter = ScaleFilter::new(PARAMS, &frame(1.0), (160.0, 120.0), (60.0, 40.0)).unwrap();
+        let filter =
+            ScaleFilter::new(PARAMS, &view(&frame(1.0)), (160.0, 120.0), (60.0, 40.0)).unwrap();
         let factor = filter
-            .estimate(&frame(1.0), (160.0, 120.0), (60.0, 40.0))
+            .estimate(&view(&frame(1.0)), (160.0, 120.0), (60.0, 40.0))
             .unwrap();
         assert!((factor - 1.0).abs() < 0.01, "{factor}");
     }
 
     #[test]
     fn grown_and_shrunk_targets_are_measured() {
-        let filter = ScaleFilter::new(PARAMS, &frame(1.0), (160.0, 120.0), (60.0, 40.0)).unwrap();
+        let filter =
+            ScaleFilter::new(PARAMS, &view(&frame(1.0)), (160.0, 120.0), (60.0, 40.0)).unwrap();
         for zoom in [1.1, 0.9] {
             let factor = filter
-                .estimate(&frame(zoom), (160.0, 120.0), (60.0, 40.0))
+                .estimate(&view(&frame(zoom)), (160.0, 120.0), (60.0, 40.0))
                 .unwrap();
             assert!(
                 (factor / zoom - 1.0).abs() < 0.03,

@@ -7,7 +7,7 @@
 //! not take the target back.
 
 use super::siamese::Motion;
-use crate::config::TrackerParams;
+use crate::config::RecoveryParams;
 use ndarray::Array2;
 
 /// Spacing of the tiles as a share of the span of target centres one tile's response sees: they overlap by a
@@ -38,7 +38,7 @@ impl ScanGeometry {
         (width, height): (f64, f64),
         lost_frames: u32,
         cursor: usize,
-        p: &TrackerParams,
+        p: &RecoveryParams,
     ) -> (Vec<Tile>, usize) {
         let region =
             (self.search_side * p.search_growth.powi(lost_frames as i32)).min(width.max(height));
@@ -82,7 +82,7 @@ impl ScanGeometry {
                     best = Some(Motion {
                         dx: tile_centre.0 + (j as f64 - half) * cell - centre.0,
                         dy: tile_centre.1 + (i as f64 - half) * cell - centre.1,
-                        scale: (scale, scale),
+                        crop_scale: scale,
                         response,
                         map: tile,
                         cell: (i as f64, j as f64),
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_scan_grows_to_cover_the_frame_and_takes_turns() {
-        let p = ModelConfig::from_json(SIDECAR).unwrap().tracker;
+        let p = ModelConfig::from_json(SIDECAR).unwrap().tracker.recovery;
         let g = geometry();
         let frame = (640.0, 360.0);
         let (first, cursor) = g.tiles((320.0, 180.0), frame, 1, 0, &p);
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!((m.map, m.response), (1, 0.9));
         assert!((m.dx - (150.0 + 2.0 * g.cell * 1.25)).abs() < 1e-9, "{m:?}");
         assert!((m.dy - 30.0).abs() < 1e-9, "{m:?}");
-        assert_eq!(m.scale, (1.25, 1.25));
+        assert_eq!(m.crop_scale, 1.25);
         let nan = Array2::from_elem((25, 25), f32::NAN);
         assert!(g.best_match(&[nan], &tiles[..1], (0.0, 0.0)).is_none());
     }
