@@ -150,16 +150,30 @@ pub fn mean_colour(frame: &ImageView) -> [f64; 3] {
         (picks(cols), picks(rows))
     };
     let mut sums = [0u64; 3];
+    let packed = xs.len() == cols && frame.pixel_stride == 3;
     for &y in &ys {
-        for &x in &xs {
-            let px = frame.bgr(x, y);
-            for c in 0..3 {
-                sums[c] += px[c] as u64;
+        let row = &frame.data[y * frame.row_stride..];
+        if packed {
+            for px in row[..cols * 3].chunks_exact(3) {
+                sums[0] += px[0] as u64;
+                sums[1] += px[1] as u64;
+                sums[2] += px[2] as u64;
+            }
+        } else {
+            for &x in &xs {
+                let px = &row[x * frame.pixel_stride..];
+                for c in 0..3 {
+                    sums[c] += px[c] as u64;
+                }
             }
         }
     }
     let count = (xs.len() * ys.len()) as f64;
-    sums.map(|s| s as f64 / count)
+    let [first, second, third] = sums.map(|s| s as f64 / count);
+    match frame.order {
+        ChannelOrder::Bgr => [first, second, third],
+        ChannelOrder::Rgb => [third, second, first],
+    }
 }
 
 /// A colour as the 8-bit pixel that pads a crop (OpenCV rounds a border value to the nearest, ties to even).
@@ -230,65 +244,117 @@ fn round_i32(v: f64) -> i64 {
     v.round_ties_even().clamp(i32::MIN as f64, i32::MAX as f64) as i64
 }
 
-/// Output pixel (x, y) samples the frame at `inverse` (x, y), bilinearly: coordinates in fixed point with 1/32
-/// pixel steps, weights of 15 bits, neighbours outside the frame `pad`.
+/// Output pixel (x, y) samples the frame at `inverse` (x, y), bilinearly, as OpenCV's `warpAffine` does for a
+/// map without rotation or shear: coordinates in fixed point with 1/32-pixel steps, weights of 15 bits, neighbours
+/// outside the frame `pad`. Without rotation a column's source column and a row's source row are the same for
+/// every pixel, so they are worked out once.
 fn warp_affine(
     frame: &ImageView,
     inverse: [f64; 6],
     out: (usize, usize),
     pad: [u8; 3],
 ) -> BgrImage {
-    let (width, height) = (frame.width as i64, frame.height as i64);
+    debug_assert!(
+        inverse[1] == 0.0 && inverse[3] == 0.0,
+        "a map without rotation"
+    );
     let round_delta = (AB_SCALE / INTER_TAB_SIZE as f64 / 2.0) as i64;
-    let adelta: Vec<i64> = (0..out.0)
-        .map(|x| round_i32(inverse[0] * x as f64 * AB_SCALE))
+    let shift = AB_BITS - INTER_BITS;
+    // Each output column's source column (byte offset in a row, when inside the frame) and its two weights;
+    // likewise each output row's.
+    let x0 = round_i32(inverse[2] * AB_SCALE) + round_delta;
+    let columns: Vec<Tap> = (0..out.0)
+        .map(|x| {
+            let fixed = (x0 + round_i32(inverse[0] * x as f64 * AB_SCALE)) >> shift;
+            Tap::new(fixed, frame.width, frame.pixel_stride)
+        })
         .collect();
-    let bdelta: Vec<i64> = (0..out.0)
-        .map(|x| round_i32(inverse[3] * x as f64 * AB_SCALE))
+    let rows: Vec<Tap> = (0..out.1)
+        .map(|y| {
+            let fixed =
+                (round_i32((inverse[4] * y as f64 + inverse[5]) * AB_SCALE) + round_delta) >> shift;
+            Tap::new(fixed, frame.height, frame.row_stride)
+        })
         .collect();
-    let mut data = Vec::with_capacity(out.0 * out.1 * 3);
-    let sample = |x: i64, y: i64| -> [u8; 3] {
-        if x >= 0 && y >= 0 && x < width && y < height {
-            frame.bgr(x as usize, y as usize)
-        } else {
-            pad
-        }
+    // Work in the frame's channel order; the output is blue, green, red.
+    let order = |px: [u8; 3]| match frame.order {
+        ChannelOrder::Bgr => px,
+        ChannelOrder::Rgb => [px[2], px[1], px[0]],
     };
-    for y in 0..out.1 {
-        let x0 = round_i32((inverse[1] * y as f64 + inverse[2]) * AB_SCALE) + round_delta;
-        let y0 = round_i32((inverse[4] * y as f64 + inverse[5]) * AB_SCALE) + round_delta;
-        for x in 0..out.0 {
-            let fx = (x0 + adelta[x]) >> (AB_BITS - INTER_BITS);
-            let fy = (y0 + bdelta[x]) >> (AB_BITS - INTER_BITS);
-            let (ix, iy) = (fx >> INTER_BITS, fy >> INTER_BITS);
-            let (ax, ay) = (fx & (INTER_TAB_SIZE - 1), fy & (INTER_TAB_SIZE - 1));
-            // OpenCV's bilinear table: the products of 1/32 steps, scaled to 2^15 (exact).
-            let weights = [
-                (INTER_TAB_SIZE - ax) * (INTER_TAB_SIZE - ay) * 32,
-                ax * (INTER_TAB_SIZE - ay) * 32,
-                (INTER_TAB_SIZE - ax) * ay * 32,
-                ax * ay * 32,
-            ];
-            let neighbours = [
-                sample(ix, iy),
-                sample(ix + 1, iy),
-                sample(ix, iy + 1),
-                sample(ix + 1, iy + 1),
-            ];
-            for c in 0..3 {
-                let sum: i64 = neighbours
-                    .iter()
-                    .zip(weights)
-                    .map(|(px, w)| px[c] as i64 * w)
-                    .sum();
-                data.push(((sum + (1 << 14)) >> 15).clamp(0, 255) as u8);
+    let pad = order(pad);
+    let mut data = vec![0u8; out.0 * out.1 * 3];
+    for (row, out_row) in rows.iter().zip(data.chunks_exact_mut(out.0 * 3)) {
+        let lines = row.at.map(|at| at.map(|at| &frame.data[at..]));
+        for (column, out_px) in columns.iter().zip(out_row.chunks_exact_mut(3)) {
+            let mut sums = [0u32; 3];
+            if let ([Some(top), Some(bottom)], [Some(left), Some(right)]) = (lines, column.at) {
+                // Inside the frame, as most pixels of most crops are.
+                let ([wx0, wx1], [wy0, wy1]) = (column.weights, row.weights);
+                let (top, bottom) = (&top[left..right + 3], &bottom[left..right + 3]);
+                let step = right - left;
+                for c in 0..3 {
+                    let upper = top[c] as u32 * wx0 + top[step + c] as u32 * wx1;
+                    let lower = bottom[c] as u32 * wx0 + bottom[step + c] as u32 * wx1;
+                    sums[c] = upper * wy0 + lower * wy1;
+                }
+            } else {
+                sums = border_sums(lines, column, row.weights, pad);
             }
+            // OpenCV's weights are the products times 32, its rounding 2^14 >> 15: the same as 2^9 >> 10 here.
+            let value = |c: usize| ((sums[c] + (1 << 9)) >> 10).min(255) as u8;
+            let [first, second, third] = order([value(0), value(1), value(2)]);
+            out_px.copy_from_slice(&[first, second, third]);
         }
     }
     BgrImage {
         width: out.0,
         height: out.1,
         data,
+    }
+}
+
+/// The weighted sums of a pixel whose neighbours reach outside the frame (`pad` there).
+fn border_sums(
+    lines: [Option<&[u8]>; 2],
+    column: &Tap,
+    row_weights: [u32; 2],
+    pad: [u8; 3],
+) -> [u32; 3] {
+    let mut sums = [0u32; 3];
+    for (line, wy) in lines.iter().zip(row_weights) {
+        let mut across = [0u32; 3];
+        for (at, wx) in column.at.iter().zip(column.weights) {
+            let px = match (line, at) {
+                (Some(line), Some(at)) => &line[*at..*at + 3],
+                _ => &pad[..],
+            };
+            for c in 0..3 {
+                across[c] += px[c] as u32 * wx;
+            }
+        }
+        for c in 0..3 {
+            sums[c] += across[c] * wy;
+        }
+    }
+    sums
+}
+
+/// Where an output column (or row) samples the frame: the byte offsets of its two source columns (rows), `None`
+/// outside the frame, and their weights in 1/32 steps.
+struct Tap {
+    at: [Option<usize>; 2],
+    weights: [u32; 2],
+}
+
+impl Tap {
+    /// From the fixed-point coordinate (1/32 pixel) on an axis of `extent` pixels `stride` bytes apart.
+    fn new(fixed: i64, extent: usize, stride: usize) -> Self {
+        let (index, fraction) = (fixed >> INTER_BITS, (fixed & (INTER_TAB_SIZE - 1)) as u32);
+        let inside = |i: i64| (i >= 0 && (i as usize) < extent).then(|| i as usize * stride);
+        Tap {
+            at: [inside(index), inside(index + 1)],
+            weights: [INTER_TAB_SIZE as u32 - fraction, fraction],
+        }
     }
 }
 
