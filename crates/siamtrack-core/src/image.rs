@@ -99,17 +99,6 @@ impl<'a> ImageView<'a> {
     pub fn order(&self) -> ChannelOrder {
         self.order
     }
-
-    /// The pixel at column `x`, row `y`, as blue, green, red.
-    #[inline]
-    fn bgr(&self, x: usize, y: usize) -> [u8; 3] {
-        let at = y * self.row_stride + x * self.pixel_stride;
-        let px = &self.data[at..at + 3];
-        match self.order {
-            ChannelOrder::Bgr => [px[0], px[1], px[2]],
-            ChannelOrder::Rgb => [px[2], px[1], px[0]],
-        }
-    }
 }
 
 /// An owned, packed image of blue-green-red pixels: the crops the tracker cuts.
@@ -608,7 +597,13 @@ mod tests {
     }
 
     fn pixel(image: &BgrImage, x: usize, y: usize) -> [u8; 3] {
-        image.view().bgr(x, y)
+        read(&image.view(), x, y)
+    }
+
+    /// A frame's pixel as blue, green, red: the one-pixel crop around it.
+    fn read(view: &ImageView, x: usize, y: usize) -> [u8; 3] {
+        let crop = crop_square(view, (x as f64 + 0.5, y as f64 + 0.5), 1.0, 1, [0; 3]).unwrap();
+        [crop.data[0], crop.data[1], crop.data[2]]
     }
 
     #[test]
@@ -619,9 +614,12 @@ mod tests {
         assert!(ImageView::with_strides(&frame.data, 6, 4, 18, 2, ChannelOrder::Bgr).is_err());
         // Every second pixel of every second row.
         let sparse = ImageView::with_strides(&frame.data, 3, 2, 36, 6, ChannelOrder::Bgr).unwrap();
-        assert_eq!(sparse.bgr(2, 1), [4, 2, 7]);
+        assert_eq!(read(&sparse, 2, 1), [4, 2, 7]);
         let rgb = ImageView::new(&frame.data, 6, 4, ChannelOrder::Rgb).unwrap();
-        assert_eq!(rgb.bgr(5, 3), [7, 3, 5]);
+        assert_eq!(read(&rgb, 5, 3), [7, 3, 5]);
+        // Read as RGB, the same bytes' mean has its first and last channels swapped.
+        let [b, g, r] = mean_colour(&frame.view());
+        assert_eq!(mean_colour(&rgb), [r, g, b]);
     }
 
     #[test]

@@ -9,10 +9,10 @@
 //! decoder's buffer, a numpy array or an OpenCV `Mat` is read in place. ONNX Runtime is loaded at run time: name
 //! its library with [`set_runtime_library`] (or `ORT_DYLIB_PATH`).
 //!
-//! ```no_run
+//! ```
 //! use siamtrack_core::{BBox, ChannelOrder, EncoderOptions, ImageView, ModelConfig, Tracker};
 //! # fn main() -> Result<(), siamtrack_core::Error> {
-//! siamtrack_core::set_runtime_library("/opt/onnxruntime/lib/libonnxruntime.so")?;
+//! // ONNX Runtime from ORT_DYLIB_PATH, or: siamtrack_core::set_runtime_library("/path/to/libonnxruntime.so")?;
 //! let mut tracker = Tracker::new(&ModelConfig::shipped(), &EncoderOptions::default())?;
 //! let (width, height) = (640, 480);
 //! let first = vec![0u8; width * height * 3]; // a decoded frame, BGR
@@ -25,7 +25,7 @@
 //!
 //! Several targets share one encoder through a [`MultiTracker`] (ids 1, 2, ... in the order added):
 //!
-//! ```no_run
+//! ```
 //! use siamtrack_core::{BBox, ChannelOrder, EncoderOptions, ImageView, ModelConfig, MultiTracker};
 //! # fn main() -> Result<(), siamtrack_core::Error> {
 //! let mut targets = MultiTracker::new(&ModelConfig::shipped(), &EncoderOptions::default())?;

@@ -87,7 +87,7 @@ pub struct StageTimings {
 /// A single-object tracker: [`Tracker::init`] on the first frame with the target's box, then
 /// [`Tracker::update`] on each next frame.
 ///
-/// ```no_run
+/// ```
 /// use siamtrack_core::{BBox, ChannelOrder, EncoderOptions, ImageView, ModelConfig, Tracker};
 /// # fn main() -> Result<(), siamtrack_core::Error> {
 /// let mut tracker = Tracker::new(&ModelConfig::shipped(), &EncoderOptions::default())?;
@@ -218,17 +218,7 @@ impl Tracker {
 
     /// Starts tracking the target inside `bbox` (0-based pixels, top-left corner) on `frame`.
     pub fn init(&mut self, frame: &ImageView, bbox: BBox) -> Result<()> {
-        let (width, height) = (frame.width() as f64, frame.height() as f64);
-        if !bbox.is_finite() || bbox.w <= 0.0 || bbox.h <= 0.0 {
-            return Err(Error::Box(format!(
-                "initial box {bbox} (x,y,w,h) must have finite values and positive size"
-            )));
-        }
-        if !bbox.overlaps_frame(width, height) {
-            return Err(Error::Box(format!(
-                "initial box {bbox} (x,y,w,h) lies outside the {width}x{height} frame"
-            )));
-        }
+        check_initial_box(bbox, frame)?;
         self.target = None;
         let size = (bbox.w, bbox.h);
         // The template as first seen, and with the scale vote those of the target shrunk and grown, in one batch.
@@ -251,15 +241,10 @@ impl Tracker {
             size: self.model.search_size,
         };
         let (embedding, _) = self.embed(frame, &[crop])?;
-        let raw = xcorr(template.view(), embedding.features.slice(s![0, .., .., ..]));
-        let mut values: Vec<f32> = raw.iter().copied().filter(|v| v.is_finite()).collect();
-        if values.is_empty() {
-            return Err(Error::Model(
-                "the encoder gave no finite response on the first frame".into(),
-            ));
-        }
-        values.sort_by(f32::total_cmp);
-        let reference = (values[values.len() / 2], values[values.len() - 1]);
+        let reference = self_match(&xcorr(
+            template.view(),
+            embedding.features.slice(s![0, .., .., ..]),
+        ))?;
         let first = TargetState {
             center: bbox.center(),
             size,
@@ -850,6 +835,35 @@ fn mix_channels(metric: &[Vec<f32>], features: &Array3<f32>) -> Array3<f32> {
         .dot(&flat)
         .into_shape_with_order((channels, rows, cols))
         .expect("the product keeps [C, H x W]")
+}
+
+/// A box a target can start from: finite, of positive size, overlapping the frame.
+fn check_initial_box(bbox: BBox, frame: &ImageView) -> Result<()> {
+    let (width, height) = (frame.width() as f64, frame.height() as f64);
+    if !bbox.is_finite() || bbox.w <= 0.0 || bbox.h <= 0.0 {
+        return Err(Error::Box(format!(
+            "initial box {bbox} (x,y,w,h) must have finite values and positive size"
+        )));
+    }
+    if !bbox.overlaps_frame(width, height) {
+        return Err(Error::Box(format!(
+            "initial box {bbox} (x,y,w,h) lies outside the {width}x{height} frame"
+        )));
+    }
+    Ok(())
+}
+
+/// How the target matches itself on the first frame (the first response `raw`): its background level (the
+/// median) and its peak, the 0 and 1 of the confidence.
+fn self_match(raw: &Array2<f32>) -> Result<(f32, f32)> {
+    let mut values: Vec<f32> = raw.iter().copied().filter(|v| v.is_finite()).collect();
+    if values.is_empty() {
+        return Err(Error::Model(
+            "the encoder gave no finite response on the first frame".into(),
+        ));
+    }
+    values.sort_by(f32::total_cmp);
+    Ok((values[values.len() / 2], values[values.len() - 1]))
 }
 
 /// A fused response value as a confidence in 0..1 (see [`Track::score`]).

@@ -305,16 +305,7 @@ impl TargetModel {
         let label = self.label(self.middle(), self.size);
         let label = label.as_slice().expect("standard layout");
         // The mean sample x, its energy sum_c |x_c|^2 and the data term conj(x) y.
-        let mut mean = vec![Complex32::default(); dim.0 * plane];
-        for (s, &w) in self.samples.iter().zip(weights) {
-            let Terms::Aligned(spectrum) = &s.terms else {
-                unreachable!("a box-bound model keeps aligned samples");
-            };
-            let spectrum = spectrum.as_slice().expect("standard layout");
-            for (x, &v) in mean.iter_mut().zip(spectrum) {
-                *x += v * w;
-            }
-        }
+        let mean = self.mean_sample(weights);
         let mut data = vec![Complex32::default(); mean.len()];
         let mut energy = vec![0.0f32; plane];
         for (x, a) in mean.chunks_exact(plane).zip(data.chunks_exact_mut(plane)) {
@@ -379,6 +370,21 @@ impl TargetModel {
             mu *= SUPPORT_PENALTY_GROWTH;
         }
         filter
+    }
+
+    /// The support set's samples (aligned spectra) averaged with `weights`.
+    fn mean_sample(&self, weights: &[f32]) -> Vec<Complex32> {
+        let mut mean = vec![Complex32::default(); self.filter.len()];
+        for (s, &w) in self.samples.iter().zip(weights) {
+            let Terms::Aligned(spectrum) = &s.terms else {
+                unreachable!("a box-bound model keeps aligned samples");
+            };
+            let spectrum = spectrum.as_slice().expect("standard layout");
+            for (x, &v) in mean.iter_mut().zip(spectrum) {
+                *x += v * w;
+            }
+        }
+        mean
     }
 
     /// The filter's support: `support` x the target's box around the filter's origin (cell 0, wrapping round),
