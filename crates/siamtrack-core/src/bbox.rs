@@ -4,6 +4,14 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// A box in 0-based pixel coordinates: top-left corner `(x, y)`, width `w`, height `h`.
+///
+/// ```
+/// use siamtrack_core::BBox;
+/// let b = BBox::parse("10,20,40,30").unwrap();
+/// assert_eq!(b, BBox::new(10.0, 20.0, 40.0, 30.0));
+/// assert_eq!(b.center(), (30.0, 35.0));
+/// assert_eq!(b.iou(&BBox::new(30.0, 20.0, 40.0, 30.0)), 1.0 / 3.0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BBox {
     pub x: f64,
@@ -12,6 +20,7 @@ pub struct BBox {
     pub h: f64,
 }
 
+/// Why box text could not be read.
 #[derive(Debug, Error, PartialEq)]
 pub enum BoxError {
     #[error("expected 4 numbers x,y,w,h (or 8 polygon coordinates), got {0} in {1:?}")]

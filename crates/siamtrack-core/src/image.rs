@@ -460,7 +460,7 @@ impl Plane {
 
     /// The 3x3 Sobel derivative along the columns (`dx`) or the rows (`dy`), as OpenCV's `Sobel` computes it
     /// in floats (a difference along the axis, then the 1-2-1 smoothing across it), borders mirrored. The
-    /// smoothing adds its three terms in the order OpenCV's x86-64 build does (see [`smooth_order`]), so the
+    /// smoothing adds its three terms in the order OpenCV's x86-64 build does (see `smooth_order`), so the
     /// values are the same to the last bit.
     pub fn sobel(&self, along_columns: bool) -> Plane {
         let (rows, cols) = (self.rows, self.cols);

@@ -47,7 +47,7 @@ mod model;
 mod tracker;
 mod xcorr;
 
-pub use bbox::{parse_annotation, BBox};
+pub use bbox::{parse_annotation, BBox, BoxError};
 pub use config::{ModelConfig, TrackerParams};
 pub use error::{Error, Result};
 pub use image::{ChannelOrder, ImageView};

@@ -59,6 +59,15 @@ impl FromStr for Device {
 }
 
 /// How the encoder runs.
+///
+/// ```
+/// use siamtrack_core::{Device, EncoderOptions};
+/// let options = EncoderOptions { device: "cuda".parse().unwrap(), threads: 2, ..Default::default() };
+/// assert_eq!(options.device, Device::Cuda);
+/// // Without the GPU build of ONNX Runtime, the same options on the CPU, and why:
+/// let (usable, reason) = options.or_cpu().unwrap();
+/// assert!(usable.device == Device::Cuda || reason.is_some());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct EncoderOptions {
     pub device: Device,

@@ -31,6 +31,21 @@ type Share = (usize, Embedding, StageTimings);
 /// online models, confidence and lost state, and takes the other held targets as known distractors (no match in
 /// the core of another's box); lost targets take the recovery scan's step in turn, so together they cost what one
 /// does.
+///
+/// ```
+/// use siamtrack_core::{BBox, ChannelOrder, EncoderOptions, ImageView, ModelConfig, MultiTracker};
+/// # fn main() -> Result<(), siamtrack_core::Error> {
+/// let mut targets = MultiTracker::new(&ModelConfig::shipped(), &EncoderOptions::default())?;
+/// let pixels = vec![128u8; 320 * 240 * 3];
+/// let frame = ImageView::new(&pixels, 320, 240, ChannelOrder::Bgr)?;
+/// let first = targets.add(&frame, BBox::new(20.0, 30.0, 40.0, 40.0))?;
+/// let second = targets.add(&frame, BBox::new(200.0, 100.0, 30.0, 50.0))?;
+/// assert_eq!((first, second), (1, 2));
+/// assert!(targets.remove(first));
+/// assert_eq!(targets.ids(), [2]);
+/// assert_eq!(targets.update(&frame)?.len(), 1);
+/// # Ok(()) }
+/// ```
 pub struct MultiTracker {
     model: ModelConfig,
     encoder: SharedEncoder,
