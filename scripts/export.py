@@ -1,9 +1,7 @@
-"""Export the Siamese embedding (and a box-size head) to ONNX + the JSON sidecar the Rust tracker reads, and check
-ORT against PyTorch.
+"""Export the Siamese embedding to ONNX + the JSON sidecar the Rust tracker reads, and check ORT against PyTorch.
 
   python3 scripts/export.py                                   # ImageNet trunk, no tracking training
   python3 scripts/export.py --checkpoint RUN/checkpoint.pt --name NAME
-  python3 scripts/export.py --head-checkpoint HEAD_RUN/checkpoint.pt --name NAME   # its trunk + its box head
 """
 import argparse
 import json
@@ -18,7 +16,7 @@ import torch
 import crops
 from graph_rewrite import check_equal, fold_same_padding
 from sequences import load_sequences
-from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, BoxHead, SiamNet
+from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, SiamNet
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TRAIN_DATA = REPO.parent / "shared" / "data" / "train"
@@ -70,35 +68,26 @@ def export_onnx(embed, path):
     onnx.save(folded, str(path))
 
 
-def export_head_onnx(head, channels, path):
-    """`head_input` [N,2C,R,R] -> `size_change` [N,2,R,R], N and R dynamic."""
-    example = torch.zeros(2, 2 * channels, 25, 25)
-    dims = {0: torch.export.Dim("batch", min=1), 2: torch.export.Dim("height", min=1),
-            3: torch.export.Dim("width", min=1)}
-    torch.onnx.export(head, (example,), str(path), input_names=["head_input"], output_names=["size_change"],
-                      opset_version=OPSET, dynamo=True, external_data=False, dynamic_shapes={"head_input": dims})
-
-
-def check_and_time(module, path, inputs, input_name="input", output_name="features"):
-    """Max |ORT - PyTorch| per input (fails above PARITY_TOLERANCE of the largest output), output shapes, and ORT ms per forward on one thread."""
+def check_and_time(embed, path, inputs):
+    """Max |ORT - PyTorch| per input (fails above PARITY_TOLERANCE of the largest feature), output shapes, and ORT ms per forward on one thread."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     shapes = {}
     for label, x in inputs.items():
         with torch.no_grad():
-            expected = module(torch.from_numpy(x)).numpy()
-        got = session.run([output_name], {input_name: x})[0]
+            expected = embed(torch.from_numpy(x)).numpy()
+        got = session.run(["features"], {"input": x})[0]
         diff = float(np.abs(got - expected).max())
         limit = PARITY_TOLERANCE * max(1.0, float(np.abs(expected).max()))
         for _ in range(3):
-            session.run([output_name], {input_name: x})
+            session.run(["features"], {"input": x})
         runs = 20
         start = time.perf_counter()
         for _ in range(runs):
-            session.run([output_name], {input_name: x})
+            session.run(["features"], {"input": x})
         ms = (time.perf_counter() - start) * 1000 / runs
-        print(f"{label}: {output_name} {list(got.shape)}, max |{output_name}| {np.abs(expected).max():.1f}, max |ORT - torch| = {diff:.2e}, ORT {ms:.2f} ms/forward (1 thread)")
+        print(f"{label}: features {list(got.shape)}, max |features| {np.abs(expected).max():.1f}, max |ORT - torch| = {diff:.2e}, ORT {ms:.2f} ms/forward (1 thread)")
         if got.shape != expected.shape or diff > limit:
             raise SystemExit(f"ONNX parity check failed for {label}: shape {got.shape} vs {expected.shape}, diff {diff} > {limit}")
         shapes[label] = got.shape
@@ -124,29 +113,12 @@ def model_from_state(state):
     return net.eval(), config
 
 
-def head_model_from_state(state):
-    """(SiamNet, trunk config or None, BoxHead) from a loaded train_head.py checkpoint, which holds its trunk
-    ("trunk": the train.py checkpoint without its optimizer, or None for the ImageNet trunk)."""
-    net, config = model_from_state(state["trunk"]) if state["trunk"] else load_model(None)
-    head = BoxHead(net.embed.channels)
-    head.load_state_dict(state["model"])
-    return net, config, head.eval()
-
-
 def export_model(checkpoint, name, out_dir, description=None, sample_data=DEFAULT_TRAIN_DATA, depth=STRIDE8_DEPTH):
     """Write out_dir/name.onnx + name.json from a checkpoint (None = the ImageNet trunk of that depth), after the
     ORT parity check."""
     net, config = load_model(checkpoint, depth)
     description = description or default_description(config, net.embed.channels)
-    write_export(net, config, None, name, out_dir, description, sample_data)
-
-
-def export_head_model(head_checkpoint, name, out_dir, description=None, sample_data=DEFAULT_TRAIN_DATA):
-    """As export_model, for a train_head.py checkpoint: its trunk as name.onnx, its box head as name_head.onnx."""
-    state = torch.load(head_checkpoint, map_location="cpu", weights_only=False)
-    net, config, head = head_model_from_state(state)
-    description = description or f"{default_description(config, net.embed.channels)}; box-size head trained {state['step']} steps"
-    write_export(net, config, head, name, out_dir, description, sample_data)
+    write_export(net, config, name, out_dir, description, sample_data)
 
 
 def default_description(config, channels):
@@ -156,8 +128,8 @@ def default_description(config, channels):
             f"trained for tracking, {config['loss']} loss, step {config['step']}")
 
 
-def write_export(net, config, head, name, out_dir, description, sample_data):
-    """Write out_dir/name.onnx (+ name_head.onnx when head is not None) + name.json, after the ORT parity checks."""
+def write_export(net, config, name, out_dir, description, sample_data):
+    """Write out_dir/name.onnx + name.json, after the ORT parity check."""
     templates, searches = sample_crops(sample_data)
     if config is None:
         tracker = dict(DEFAULT_TRACKER)
@@ -187,30 +159,14 @@ def write_export(net, config, head, name, out_dir, description, sample_data):
         "search_feature_size": int(shapes["3x255"][-1]),
         "tracker": {**tracker, "template_crop": net.template_crop},
     }
-    if head is not None:
-        sidecar["box_head"] = export_head(net, head, out_dir / f"{name}_head.onnx", templates, searches)
     sidecar_path = out_dir / f"{name}.json"
     sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
     print(f"wrote {onnx_path} and {sidecar_path}")
 
 
-def export_head(net, head, path, templates, searches):
-    """Write the box head's ONNX file, check it on real inputs from the sample pairs; its sidecar entry."""
-    with torch.no_grad():
-        inputs = net.head_input(torch.from_numpy(templates[:3]), torch.from_numpy(searches[:3])).numpy()
-    export_head_onnx(head, head.channels, path)
-    r = inputs.shape[-1]
-    check_and_time(head, path, {f"1x{r}x{r}": inputs[:1], f"3x{r}x{r}": inputs}, "head_input", "size_change")
-    print(f"box head parameters: {sum(p.numel() for p in head.parameters())}, max |input| {np.abs(inputs).max():.0f}, "
-          f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
-    return {"onnx": path.name, "input_name": "head_input", "output_name": "size_change"}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, help="training checkpoint.pt (default: ImageNet trunk only)")
-    parser.add_argument("--head-checkpoint", type=Path,
-                        help="train_head.py checkpoint.pt: export its trunk and its box head (instead of --checkpoint)")
     parser.add_argument("--depth", type=int, default=STRIDE8_DEPTH,
                         help="without a checkpoint: EfficientNet-Lite0 blocks of the ImageNet trunk (8: + the dilated "
                              "80-channel stage)")
@@ -221,14 +177,9 @@ def main():
                         help="train sequences whose crops feed the ONNX Runtime parity check")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.depth != STRIDE8_DEPTH and (args.checkpoint or args.head_checkpoint):
+    if args.depth != STRIDE8_DEPTH and args.checkpoint:
         parser.error("--depth is for the ImageNet trunk; a checkpoint has its own")
-    if args.head_checkpoint and args.checkpoint:
-        parser.error("--head-checkpoint holds its own trunk; do not combine it with --checkpoint")
-    if args.head_checkpoint:
-        export_head_model(args.head_checkpoint, args.name, args.out_dir, args.description, args.sample_data)
-    else:
-        export_model(args.checkpoint, args.name, args.out_dir, args.description, args.sample_data, args.depth)
+    export_model(args.checkpoint, args.name, args.out_dir, args.description, args.sample_data, args.depth)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
-"""Training pairs: (template crop, search crop, label map, target size change) sampled from sequences and COCO images,
-augmented.
+"""Training pairs: (template crop, search crop, label map) sampled from sequences and COCO images, augmented.
 
 Every batch is drawn from its own generator seeded by (seed, step), so a resumed run or a run with worker
 processes sees exactly the same batches as one uninterrupted single-process run.
@@ -54,44 +53,35 @@ class PairSampler:
 
     def raw_batch(self, seed, step, batch_size):
         """[(template uint8, search uint8, label map)] * batch_size; deterministic in (seed, step)."""
-        return [pair[:3] for pair in self._raw_sized_batch(seed, step, batch_size)]
-
-    def batch(self, seed, step, batch_size):
-        """(templates, searches) float32 NCHW normalised, labels float32 [B,1,R,R]."""
-        return self.sized_batch(seed, step, batch_size)[:3]
-
-    def sized_batch(self, seed, step, batch_size):
-        """batch() plus each search target's size change (width, height factors), float32 [B,2]: its size over
-        the size of the box the search crop was cut for (see _crop); for a distractor pair that is the
-        distractor's (its label is all negative, so losses ignore it)."""
-        templates, searches, labels, sizes = zip(*self._raw_sized_batch(seed, step, batch_size))
-        return (crops.normalise(templates, self.mean, self.std), crops.normalise(searches, self.mean, self.std),
-                np.stack(labels)[:, None].astype(np.float32), np.array(sizes, dtype=np.float32))
-
-    def _raw_sized_batch(self, seed, step, batch_size):
         rng = np.random.default_rng([seed, step])
         return [self.sample(rng) for _ in range(batch_size)]
 
+    def batch(self, seed, step, batch_size):
+        """(templates, searches) float32 NCHW normalised, labels float32 [B,1,R,R]."""
+        templates, searches, labels = zip(*self.raw_batch(seed, step, batch_size))
+        return (crops.normalise(templates, self.mean, self.std), crops.normalise(searches, self.mean, self.std),
+                np.stack(labels)[:, None].astype(np.float32))
+
     def sample(self, rng):
-        """One augmented (template uint8, search uint8, label map, search target's (width, height) size change)."""
+        """One augmented (template uint8, search uint8, label map) triple."""
         source, (z_img, z_box), (x_img, x_box) = self._source_pair(rng)
         negative = rng.random() < self.negative_prob
         if negative:
             x_img, x_box = self._random_object(rng, avoid=source)
-        template, _, _ = self._crop(rng, z_img, z_box, crops.TEMPLATE_SIZE, self.aug.template_shift,
-                                    self.aug.template_scale)
-        search, offset, size_change = self._crop(rng, x_img, x_box, crops.SEARCH_SIZE, self.aug.search_shift,
-                                                 self.aug.search_scale)
+        template, _ = self._crop(rng, z_img, z_box, crops.TEMPLATE_SIZE, self.aug.template_shift,
+                                 self.aug.template_scale)
+        search, offset = self._crop(rng, x_img, x_box, crops.SEARCH_SIZE, self.aug.search_shift,
+                                    self.aug.search_scale)
         template, search = self._colour(rng, template), self._colour(rng, search)
         if rng.random() < self.aug.blur_prob:
             search = cv2.GaussianBlur(search, (0, 0), rng.uniform(0.5, 1.5))
         if rng.random() < self.aug.flip_prob:
             template, search = template[:, ::-1], search[:, ::-1]
-            offset = (-offset[0], offset[1])  # the target's size is unchanged
+            offset = (-offset[0], offset[1])
         if rng.random() < self.aug.grey_prob:
             template, search = self._grey(template), self._grey(search)
         label = np.zeros((self.response_size, self.response_size)) if negative else self.label(offset)
-        return np.ascontiguousarray(template), np.ascontiguousarray(search), label, size_change
+        return np.ascontiguousarray(template), np.ascontiguousarray(search), label
 
     def label(self, offset):
         """1 where a response cell lies within pos_radius cells of the target's offset from the search centre."""
@@ -134,20 +124,16 @@ class PairSampler:
                 return img, box
 
     def _crop(self, rng, img, box, size, max_shift, max_log_scale):
-        """Crop with SiamFC geometry, randomly shifted/scaled/stretched; returns the crop, the target's offset
-        from the crop centre in crop pixels, and its size change: (width, height) of the target over those of the
-        box this (square) crop would be the unaugmented SiamFC crop of. A tracker cuts its crop for its current
-        box, so that is the factor by which the current box should change."""
+        """Crop with SiamFC geometry, randomly shifted/scaled/stretched; returns the crop and the target's offset
+        from the crop centre in crop pixels."""
         cx, cy, w, h = crops.otb_box_to_center(box)
         side = crops.template_side(w, h) * size / crops.TEMPLATE_SIZE
-        scale = math.exp(rng.uniform(-max_log_scale, max_log_scale))
-        side *= scale
+        side *= math.exp(rng.uniform(-max_log_scale, max_log_scale))
         stretch = math.exp(rng.uniform(-self.aug.aspect, self.aug.aspect) / 2)
         side_x, side_y = side * stretch, side / stretch
         dx, dy = rng.uniform(-max_shift, max_shift, size=2)
         crop = crops.crop_square(img, cx - dx * side_x / size, cy - dy * side_y / size, side_x, size, side_y=side_y)
-        nominal = side / scale
-        return crop, (dx, dy), (nominal / side_x, nominal / side_y)
+        return crop, (dx, dy)
 
     def _colour(self, rng, img):
         gain = 1 + rng.uniform(-self.aug.colour, self.aug.colour, size=3)

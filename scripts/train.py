@@ -27,7 +27,7 @@ RUNTIME_ARGS = {"out", "resume", "device", "threads", "workers", "contact_sheet"
 
 
 def add_run_args(p):
-    """The options in RUNTIME_ARGS that train.py and train_head.py share."""
+    """The run options in RUNTIME_ARGS, all but --contact-sheet."""
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt, log.txt, exported model")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -49,7 +49,7 @@ def add_pair_args(p):
 
 
 def add_schedule_args(p, steps):
-    """Optimisation, logging and checkpoint options: what lr_at and the training loops read."""
+    """Optimisation, logging and checkpoint options: what lr_at and the training loop read."""
     p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate, cosine decay to 1%%")
@@ -151,21 +151,15 @@ def _init_worker(config, response_size):
 
 def _worker_batch(args):
     seed, step, batch_size = args
-    return _worker_sampler.sized_batch(seed, step, batch_size)
+    return _worker_sampler.batch(seed, step, batch_size)
 
 
-def batches(config, response_size, start, workers, with_sizes=False):
-    """Batches (templates, searches, labels[, target sizes]) for steps start, start+1, ...; each one depends only on
-    (seed, step), so resuming is exact."""
-    for batch in _sized_batches(config, response_size, start, workers):
-        yield batch if with_sizes else batch[:3]
-
-
-def _sized_batches(config, response_size, start, workers):
+def batches(config, response_size, start, workers):
+    """Batches for steps start, start+1, ...; each one depends only on (seed, step), so resuming is exact."""
     jobs = ((config["seed"], step, config["batch_size"]) for step in range(start, config["steps"]))
     if workers == 0:
         sampler = make_sampler(config, response_size)
-        yield from (sampler.sized_batch(*job) for job in jobs)
+        yield from (sampler.batch(*job) for job in jobs)
         return
     with multiprocessing.get_context("fork").Pool(workers, _init_worker, (config, response_size)) as pool:
         yield from pool.imap(_worker_batch, jobs, chunksize=2)
@@ -188,10 +182,9 @@ def make_optimizer(net, config):
                               {"params": no_decay, "weight_decay": 0.0}], lr=config["lr"])
 
 
-def save_checkpoint(path, net, optimizer, step, config, **extra):
+def save_checkpoint(path, net, optimizer, step, config):
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "config": config,
-                **extra}, tmp)
+    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "config": config}, tmp)
     tmp.replace(path)  # atomic: a run killed while saving keeps its previous checkpoint
 
 
