@@ -6,11 +6,11 @@ use siamtrack::eval::bench::{run_bench, BenchOptions};
 use siamtrack::eval::dataset::read_truth;
 use siamtrack::eval::peers::TrackerKind;
 use siamtrack::eval::{run_eval, run_score, EvalOptions, Outcome, ScoreOptions};
-use siamtrack::paths::{find_shipped, use_shipped_runtime};
+use siamtrack::paths::{check_outputs, find_shipped, use_shipped_runtime};
 use siamtrack::pipeline::{self, Ending, InitBox, TrackJob};
 use siamtrack::sources::SourceSpec;
 use siamtrack::synth::{write_clip, Clip, ClipSpec};
-use siamtrack::tracklog::{per_target_paths, LogFormat};
+use siamtrack::tracklog::{per_target_paths, LogFormat, TrackLogWriter};
 use siamtrack::BBox;
 use siamtrack::ModelConfig;
 use siamtrack::{Device, EncoderOptions};
@@ -29,7 +29,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 #[command(
     name = "siamtrack",
     version,
-    about = "Real-time single-object tracker (Siamese encoder + cross-correlation)"
+    about = "Real-time video object tracker: one target or several, from files, folders, cameras and streams"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Track one object in a video, an image folder, a camera or a stream.
+    /// Track one target or several in a video, an image folder, a camera or a stream.
     /// With no input, tracks the shipped sample headless and writes out/orbit.csv and out/orbit.mp4.
     Track(TrackArgs),
     /// Generate a test clip (a textured target moving over a textured background) with exact ground truth.
@@ -83,6 +83,14 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 
 impl ModelArgs {
     fn load(&self) -> Result<(ModelConfig, EncoderOptions)> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        if self.threads > 4 * cores {
+            bail!(
+                "--threads {}: at most {} (4 x the {cores} cores here); 0 uses every core",
+                self.threads,
+                4 * cores
+            );
+        }
         use_shipped_runtime()?;
         let (options, fallback) = EncoderOptions {
             device: self.device,
@@ -134,6 +142,7 @@ struct TrackArgs {
     /// Show a window (the default when a display exists). Keys: space pause, r re-select, q/Esc quit
     #[arg(long, conflicts_with = "no_display")]
     display: bool,
+    /// Track without a window (outputs only), even where a display exists
     #[arg(long)]
     no_display: bool,
     /// Drop stale frames as for a camera, even for a file (played at its frame rate)
@@ -292,23 +301,59 @@ fn first_truth_box(path: &Path) -> Result<BBox> {
     Ok(truth[first].expect("found above"))
 }
 
-fn display_available() -> bool {
-    std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+/// Whether a window can be opened: the X server `DISPLAY` names answers (its socket, or its TCP port), or the
+/// Wayland socket exists. Checked before any window is opened, as a toolkit that finds no display aborts the
+/// process.
+fn display_reachable() -> Result<(), String> {
+    use std::time::Duration;
+    if let Some(wayland) = std::env::var_os("WAYLAND_DISPLAY") {
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        if runtime.join(&wayland).exists() {
+            return Ok(());
+        }
+    }
+    let Some(display) = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) else {
+        return Err("no display (DISPLAY is not set)".into());
+    };
+    let unreachable = || format!("the display {display} cannot be reached");
+    let (host, rest) = display.rsplit_once(':').ok_or_else(unreachable)?;
+    let number: u16 = rest
+        .split('.')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(unreachable)?;
+    let reached = if host.is_empty() || host == "unix" {
+        std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{number}")).is_ok()
+    } else {
+        use std::net::ToSocketAddrs;
+        (host, 6000 + number)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .is_some_and(|address| {
+                std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok()
+            })
+    };
+    reached.then_some(()).ok_or_else(unreachable)
 }
 
 fn track(args: TrackArgs) -> Result<ExitCode> {
     let (model, encoder) = args.model.load()?;
     let sample = args.input.is_none() && args.camera.is_none();
+    if sample && !(args.bbox.is_empty() && args.init_gt.is_empty() && !args.select) {
+        bail!(
+            "--bbox, --init-gt and --select need an input (INPUT or --camera); with none, `siamtrack track` tracks \
+             the shipped sample"
+        );
+    }
     let (source, init_gt) = if sample {
         let video = find_shipped(SAMPLE_VIDEO)
             .ok_or_else(|| anyhow!("the sample {SAMPLE_VIDEO} is missing"))?;
         let truth = find_shipped(SAMPLE_TRUTH)
             .ok_or_else(|| anyhow!("the sample {SAMPLE_TRUTH} is missing"))?;
-        let init_gt = match args.init_gt.is_empty() {
-            true => vec![truth],
-            false => args.init_gt,
-        };
-        (SourceSpec::Video(video), init_gt)
+        (SourceSpec::Video(video), vec![truth])
     } else {
         let input = args.camera.or(args.input).expect("one is given");
         (SourceSpec::parse(&input)?, args.init_gt)
@@ -339,7 +384,38 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let display = !args.no_display && !sample && (args.display || display_available());
+    let mut inputs = vec![];
+    if let SourceSpec::Video(path) = &source {
+        inputs.push(("input", path.clone()));
+    }
+    inputs.extend(init_gt.iter().map(|p| ("ground truth", p.clone())));
+    let targets = match &init {
+        InitBox::Boxes(boxes) => boxes.len(),
+        InitBox::Select => 1,
+    };
+    let mut outputs: Vec<(&str, PathBuf)> = log
+        .iter()
+        .flat_map(|(path, format)| TrackLogWriter::paths(path, *format, targets))
+        .map(|p| ("log", p))
+        .collect();
+    outputs.extend(video.iter().map(|p| ("video", p.clone())));
+    check_outputs(&inputs, &outputs)?;
+    let wanted = !args.no_display && !sample;
+    let display = match (wanted, display_reachable()) {
+        (false, _) => false,
+        (true, Ok(())) => true,
+        (true, Err(why)) if args.display || matches!(init, InitBox::Select) => {
+            bail!("cannot open a window: {why} (--display and --select need one)")
+        }
+        (true, Err(why)) => {
+            if std::env::var_os("DISPLAY").is_some()
+                || std::env::var_os("WAYLAND_DISPLAY").is_some()
+            {
+                eprintln!("warning: {why}; tracking without a window");
+            }
+            false
+        }
+    };
     let job = TrackJob {
         source,
         live: (args.live || args.every_frame).then_some(args.live),
@@ -380,7 +456,9 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
         }
     }
     if let Some((path, format)) = &job.log {
-        println!("log: {} ({format:?})", path.display());
+        let files = TrackLogWriter::paths(path, *format, summary.states.len().max(1));
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        println!("log: {} ({format:?})", names.join(", "));
     }
     if let Some(path) = &job.video {
         println!("video: {}", path.display());
@@ -436,6 +514,13 @@ fn report_outcome(outcome: &Outcome, report: &Path) -> ExitCode {
     for plot in &outcome.plots {
         println!("plot: {}", plot.display());
     }
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: the report and the result files hold the {} sequence(s) finished before the signal",
+            outcome.report.trackers.first().map_or(0, |t| t.sequences.len())
+        );
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
     if outcome.failed() {
         eprintln!(
             "error: {} sequence(s) failed:",
@@ -462,16 +547,19 @@ fn eval(args: EvalArgs) -> Result<ExitCode> {
     let plots_dir = args
         .plots
         .unwrap_or_else(|| report.parent().map(Path::to_path_buf).unwrap_or_default());
-    let outcome = run_eval(&EvalOptions {
-        dataset: args.dataset,
-        trackers,
-        sequences: args.sequences,
-        results_dir: args.results_dir,
-        report: report.clone(),
-        plots_dir,
-        model,
-        progress: true,
-    })?;
+    let outcome = run_eval(
+        &EvalOptions {
+            dataset: args.dataset,
+            trackers,
+            sequences: args.sequences,
+            results_dir: args.results_dir,
+            report: report.clone(),
+            plots_dir,
+            model,
+            progress: true,
+        },
+        &STOP,
+    )?;
     Ok(report_outcome(&outcome, &report))
 }
 
@@ -519,11 +607,19 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`siamtrack ... | head`) ends the process quietly, as it does any Unix tool, instead of a
+    // failed print.
+    // SAFETY: restoring a signal's default disposition before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
-    // First signal: stop reading, finish the outputs. Second: leave at once.
+    // First signal (SIGINT, SIGTERM, SIGHUP): stop reading, finish the outputs. Second: leave at once, without
+    // running exit handlers (ONNX Runtime's threads may still be running).
     let handler = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED.into());
+            // SAFETY: _exit ends the process at once; nothing in this process is left to clean up.
+            unsafe { libc::_exit(EXIT_INTERRUPTED.into()) }
         }
     });
     if let Err(e) = handler {

@@ -1,6 +1,6 @@
 //! Finding the files that ship with siamtrack (models, samples, the ONNX Runtime library) from wherever it runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The first existing `relative` path under the current directory, the executable's folder or its ancestors
 /// (`target/release/siamtrack` sits two levels below the source tree), or the source tree it was built from.
@@ -32,4 +32,47 @@ pub fn use_shipped_runtime() -> anyhow::Result<()> {
             )
         })?;
     Ok(siamtrack_core::set_runtime_library(library)?)
+}
+
+/// Where `path` is, or would be once created: its canonical form, or its parent's with its name (`None` when
+/// neither resolves).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(path) = path.canonicalize() {
+        return Some(path);
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(parent.canonicalize().ok()?.join(path.file_name()?))
+}
+
+/// Refuses outputs that would overwrite an input or each other: each output must resolve to a place no input and
+/// no other output does (links followed).
+pub fn check_outputs(
+    inputs: &[(&str, PathBuf)],
+    outputs: &[(&str, PathBuf)],
+) -> anyhow::Result<()> {
+    for (k, (what, output)) in outputs.iter().enumerate() {
+        let Some(place) = resolved(output) else {
+            continue;
+        };
+        let clash = inputs
+            .iter()
+            .map(|(kind, p)| (kind, p, "writing it would destroy an input"))
+            .chain(
+                outputs[..k]
+                    .iter()
+                    .map(|(kind, p)| (kind, p, "the two would overwrite each other")),
+            )
+            .find(|(_, p, _)| resolved(p).as_ref() == Some(&place));
+        if let Some((kind, other, consequence)) = clash {
+            anyhow::bail!(
+                "the {what} {} is the {kind} {}: {consequence}; choose another file",
+                output.display(),
+                other.display()
+            );
+        }
+    }
+    Ok(())
 }

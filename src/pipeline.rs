@@ -153,18 +153,22 @@ impl Sinks {
         if self.video.is_none() && self.window.is_none() {
             return Ok(UserAction::None);
         }
-        let fps = self.frames as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        // A rate once there is one: the first frame is the given boxes, no tracking measured yet.
+        let fps = match self.frames {
+            0 | 1 => String::new(),
+            frames => format!(
+                "  {:.1} fps",
+                (frames - 1) as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
+            ),
+        };
         let status = match tracks.as_slice() {
             [track] => format!(
-                "frame {}  score {:.2}  {:.1} fps",
-                frame.index, track.score, fps
-            ),
-            _ => format!(
-                "frame {}  {} targets  {:.1} fps",
+                "frame {}  score {:.2}  {}{fps}",
                 frame.index,
-                tracks.len(),
-                fps
+                track.score,
+                track.state.name()
             ),
+            _ => format!("frame {}  {} targets{fps}", frame.index, tracks.len()),
         };
         let canvas = annotate(&frame.image, tracks, &status)?;
         if let Some(video) = &mut self.video {
@@ -197,6 +201,19 @@ impl Sinks {
             video.finish()?;
         }
         Ok(())
+    }
+}
+
+/// Runs `work` on a pipeline thread; a panic becomes the run's failure (named by `thread`) instead of taking the
+/// process down.
+fn guarded(fail: &(dyn Fn(anyhow::Error) + Sync), thread: &str, work: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        fail(anyhow!("{thread} failed unexpectedly (a bug): {message}"));
     }
 }
 
@@ -233,7 +250,9 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         (InitBox::Boxes(boxes), _) => boxes.clone(),
         (InitBox::Select, Some(w)) => w.select(&first.image)?,
         (InitBox::Select, None) => {
-            return Err(anyhow!("--select needs a window (drop --no-display)"))
+            return Err(anyhow!(
+                "--select needs a window, and --no-display was given"
+            ))
         }
     };
     if boxes.is_empty() {
@@ -314,119 +333,134 @@ pub fn run(job: &TrackJob, stop: &AtomicBool) -> Result<Summary> {
         let stale = live.then(|| frame_rx.clone());
         let (halt, dropped, fail, source) = (&halt, &dropped, &fail, &mut source);
         scope.spawn(move || {
-            let tx = frame_tx;
-            let mut read = 1;
-            let paced = live && !source.spec().is_live();
-            let started = Instant::now();
-            while read < max_frames && !stop.load(Ordering::SeqCst) && !halt.load(Ordering::SeqCst)
-            {
-                let frame = match source.read() {
-                    Ok(Some(frame)) => frame,
-                    Ok(None) => break,
-                    Err(e) => {
-                        fail(e);
-                        break;
-                    }
-                };
-                read += 1;
-                if paced {
-                    // A file played as live arrives at its own frame rate, as a camera would deliver it.
-                    let due = started + Duration::from_secs_f64(frame.timestamp_ms / 1000.0);
-                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                }
-                let Some(stale) = &stale else {
-                    if tx.send(frame).is_err() {
-                        break;
-                    }
-                    continue;
-                };
-                match tx.try_send(frame) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(frame)) => {
-                        if stale.try_recv().is_ok() {
-                            dropped.fetch_add(1, Ordering::Relaxed);
+            guarded(fail, "the reader", || {
+                let tx = frame_tx;
+                let mut read = 1;
+                let paced = live && !source.spec().is_live();
+                let started = Instant::now();
+                while read < max_frames
+                    && !stop.load(Ordering::SeqCst)
+                    && !halt.load(Ordering::SeqCst)
+                {
+                    let frame = match source.read() {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break,
+                        Err(e) => {
+                            fail(e);
+                            break;
                         }
-                        let _ = tx.try_send(frame);
+                    };
+                    read += 1;
+                    if paced {
+                        // A file played as live arrives at its own frame rate, as a camera would deliver it.
+                        let due = started + Duration::from_secs_f64(frame.timestamp_ms / 1000.0);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
                     }
-                    Err(TrySendError::Disconnected(_)) => break,
+                    let Some(stale) = &stale else {
+                        if tx.send(frame).is_err() {
+                            break;
+                        }
+                        continue;
+                    };
+                    match tx.try_send(frame) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(frame)) => {
+                            if stale.try_recv().is_ok() {
+                                dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            let _ = tx.try_send(frame);
+                        }
+                        Err(TrySendError::Disconnected(_)) => break,
+                    }
                 }
-            }
+            })
         });
         let tracker = &mut tracker;
         scope.spawn(move || {
-            let (tx, rx) = (result_tx, frame_rx);
-            for frame in rx.iter() {
-                if let Some((image, boxes)) = reinit_rx.try_iter().last() {
-                    if let Err(e) =
-                        view(&image).and_then(|image| Ok(tracker.restart(&image, &boxes)?))
-                    {
-                        fail(e);
-                        break;
-                    }
-                }
-                let started = Instant::now();
-                let tracks = match view(&frame.image).and_then(|image| Ok(tracker.update(&image)?))
-                {
-                    Ok(tracks) => tracks,
-                    Err(e) => {
-                        fail(e.context(format!("tracking failed at frame {}", frame.index)));
-                        break;
-                    }
-                };
-                let update_ms = started.elapsed().as_secs_f64() * 1000.0;
-                if tx
-                    .send(Tracked {
-                        frame,
-                        tracks,
-                        update_ms,
-                    })
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            // Dropping the receiver here unblocks a reader waiting on a full queue.
-            halt.store(true, Ordering::SeqCst);
-        });
-
-        let mut paused = false;
-        loop {
-            let tracked = match result_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(tracked) => tracked,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            };
-            let mut action = sinks.consume(&tracked)?;
-            loop {
-                match action {
-                    UserAction::Quit => {
-                        ending = Ending::UserQuit;
-                        halt.store(true, Ordering::SeqCst);
-                        break;
-                    }
-                    UserAction::TogglePause => paused = !paused,
-                    UserAction::Reselect => {
-                        if let Some(window) = &sinks.window {
-                            let mut boxes = window.select(&tracked.frame.image)?;
-                            boxes.truncate(targets);
-                            if !boxes.is_empty() {
-                                let _ = reinit_tx.send((tracked.frame.image.clone(), boxes));
-                            }
+            guarded(fail, "the tracker", || {
+                let (tx, rx) = (result_tx, frame_rx);
+                for frame in rx.iter() {
+                    if let Some((image, boxes)) = reinit_rx.try_iter().last() {
+                        if let Err(e) =
+                            view(&image).and_then(|image| Ok(tracker.restart(&image, &boxes)?))
+                        {
+                            fail(e);
+                            break;
                         }
                     }
-                    UserAction::None => {}
+                    let started = Instant::now();
+                    let tracks = match view(&frame.image)
+                        .and_then(|image| Ok(tracker.update(&image)?))
+                    {
+                        Ok(tracks) => tracks,
+                        Err(e) => {
+                            fail(e.context(format!("tracking failed at frame {}", frame.index)));
+                            break;
+                        }
+                    };
+                    let update_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    if tx
+                        .send(Tracked {
+                            frame,
+                            tracks,
+                            update_ms,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
                 }
-                if !paused || stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
-                    break;
-                }
-                action = sinks.pause()?;
-                if action == UserAction::TogglePause {
-                    paused = false;
-                    break;
+                // Dropping the receiver here unblocks a reader waiting on a full queue.
+                halt.store(true, Ordering::SeqCst);
+            })
+        });
+
+        // The sinks own the results' receiver: however they end (an error included), dropping it releases a
+        // tracker waiting to hand over a frame, whose end releases the reader in turn.
+        let result_rx = result_rx;
+        let mut paused = false;
+        let consumed = (|| -> Result<()> {
+            loop {
+                let tracked = match result_rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(tracked) => tracked,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                };
+                let mut action = sinks.consume(&tracked)?;
+                loop {
+                    match action {
+                        UserAction::Quit => {
+                            ending = Ending::UserQuit;
+                            halt.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                        UserAction::TogglePause => paused = !paused,
+                        UserAction::Reselect => {
+                            if let Some(window) = &sinks.window {
+                                let mut boxes = window.select(&tracked.frame.image)?;
+                                boxes.truncate(targets);
+                                if !boxes.is_empty() {
+                                    let _ = reinit_tx.send((tracked.frame.image.clone(), boxes));
+                                }
+                            }
+                        }
+                        UserAction::None => {}
+                    }
+                    if !paused || stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    action = sinks.pause()?;
+                    if action == UserAction::TogglePause {
+                        paused = false;
+                        break;
+                    }
                 }
             }
-        }
-        anyhow::Ok(())
+            Ok(())
+        })();
+        halt.store(true, Ordering::SeqCst);
+        drop(result_rx);
+        consumed
     });
     let finished = sinks.finish();
     sink_result?;

@@ -1,11 +1,11 @@
 //! Where tracked frames go: the track log, an annotated video, a window.
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use opencv::core::{Mat, Point, Rect, Scalar, Size};
 use opencv::prelude::*;
 use opencv::{highgui, imgproc, videoio};
 use siamtrack_core::BBox;
-use siamtrack_core::Track;
+use siamtrack_core::{Track, TrackState};
 use std::path::{Path, PathBuf};
 
 /// Colours of targets 1, 2, ... when there are several (BGR), repeating after the last.
@@ -24,13 +24,16 @@ pub fn annotate(image: &Mat, tracks: &[Track], status: &str) -> Result<Mat> {
     let mut canvas = image.clone();
     let several = tracks.len() > 1;
     for (k, track) in tracks.iter().enumerate() {
-        let colour = match (several, track.score >= 0.5) {
+        // One target's box in its state's colour (the states follow the confidence thresholds); several targets
+        // each in a colour of their own, with the state beside the id.
+        let colour = match (several, track.state) {
             (true, _) => {
                 let (b, g, r) = TARGET_COLOURS[k % TARGET_COLOURS.len()];
                 Scalar::new(b, g, r, 0.0)
             }
-            (false, true) => Scalar::new(60.0, 220.0, 60.0, 0.0),
-            (false, false) => Scalar::new(0.0, 140.0, 255.0, 0.0),
+            (false, TrackState::Tracking) => Scalar::new(60.0, 220.0, 60.0, 0.0),
+            (false, TrackState::Uncertain) => Scalar::new(0.0, 200.0, 255.0, 0.0),
+            (false, TrackState::Lost) => Scalar::new(60.0, 60.0, 230.0, 0.0),
         };
         let bbox = &track.bbox;
         let rect = Rect::new(
@@ -42,7 +45,8 @@ pub fn annotate(image: &Mat, tracks: &[Track], status: &str) -> Result<Mat> {
         imgproc::rectangle(&mut canvas, rect, colour, 2, imgproc::LINE_8, 0)?;
         if several {
             let corner = Point::new(rect.x + 2, (rect.y - 4).max(12));
-            outlined_text(&mut canvas, &(k + 1).to_string(), corner, colour)?;
+            let label = format!("{} {}", k + 1, track.state.name());
+            outlined_text(&mut canvas, &label, corner, colour)?;
         }
     }
     outlined_text(&mut canvas, status, Point::new(8, 20), Scalar::all(255.0))?;
@@ -72,6 +76,8 @@ pub struct AnnotatedVideo {
     path: PathBuf,
     fps: f64,
     writer: Option<videoio::VideoWriter>,
+    /// The file, locked against other runs while this one writes it.
+    _lock: std::fs::File,
 }
 
 impl AnnotatedVideo {
@@ -81,12 +87,20 @@ impl AnnotatedVideo {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create folder {} for the video", dir.display()))?;
         }
-        std::fs::File::create(path)
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write video {}", path.display()))?;
+        crate::tracklog::lock(&file, path, "video")?;
+        file.set_len(0)
             .with_context(|| format!("cannot write video {}", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             fps,
             writer: None,
+            _lock: file,
         })
     }
 
@@ -106,10 +120,22 @@ impl AnnotatedVideo {
         Ok(())
     }
 
-    /// Writes the container's index so the file plays.
+    /// Writes the container's index so the file plays, and checks that it does: the encoder does not report a
+    /// write that failed (a full disk), so an MP4 or MOV file must end up as whole boxes with the index (`moov`).
     pub fn finish(&mut self) -> Result<()> {
         if let Some(mut writer) = self.writer.take() {
             writer.release()?;
+            let mp4 = self
+                .path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["mp4", "m4v", "mov"].contains(&e.to_ascii_lowercase().as_str()));
+            if mp4 && !mp4_is_complete(&self.path) {
+                bail!(
+                    "video {} could not be finalised and will not play (is the disk full?)",
+                    self.path.display()
+                );
+            }
         }
         Ok(())
     }
@@ -220,6 +246,31 @@ impl Drop for Window {
     fn drop(&mut self) {
         let _ = highgui::destroy_window(&self.name);
     }
+}
+
+/// Whether an MP4/MOV file is a sequence of whole top-level boxes that includes the index (`moov`).
+fn mp4_is_complete(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let (mut at, mut index) = (0usize, false);
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as u64;
+        let kind = &bytes[at + 4..at + 8];
+        let size = match size {
+            1 if at + 16 <= bytes.len() => {
+                u64::from_be_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"))
+            }
+            0 => (bytes.len() - at) as u64,
+            size => size,
+        };
+        if size < 8 || at as u64 + size > bytes.len() as u64 {
+            return false;
+        }
+        index |= kind == b"moov";
+        at += size as usize;
+    }
+    index && at == bytes.len()
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ impl SourceSpec {
     /// Interprets an input argument: a folder, a GStreamer pipeline (contains `!`), a URL, a `/dev/video*` device,
     /// a camera index, or a video file.
     pub fn parse(input: &str) -> Result<Self> {
+        // A `file://` URL names a file (or folder) like its path does.
+        let input = input.strip_prefix("file://").unwrap_or(input);
         let path = Path::new(input);
         if input.contains('!') {
             Ok(Self::Pipeline(input.to_string()))
@@ -51,6 +53,8 @@ impl SourceSpec {
             Ok(Self::Images(path.to_path_buf()))
         } else if path.is_file() {
             Ok(Self::Video(path.to_path_buf()))
+        } else if path.symlink_metadata().is_ok() {
+            bail!("input {input} cannot be read (a broken link, a link loop, or no permission)")
         } else {
             bail!("input {input} not found")
         }
@@ -127,7 +131,8 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
                     .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         })
         .collect();
-    images.sort();
+    // Natural order: 2.jpg before 10.jpg, as the frames were numbered.
+    images.sort_by(|a, b| natural_order(&a.to_string_lossy(), &b.to_string_lossy()));
     if images.is_empty() {
         bail!(
             "no images ({}) in folder {}",
@@ -136,6 +141,39 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
         );
     }
     Ok(images)
+}
+
+/// Compares names with their runs of digits as numbers (`frame2` before `frame10`); equal numbers with more
+/// leading zeros first, so the order is total.
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| {
+        let mut parts: Vec<(bool, String)> = Vec::new();
+        for c in s.chars() {
+            let digit = c.is_ascii_digit();
+            match parts.last_mut() {
+                Some((d, part)) if *d == digit => part.push(c),
+                _ => parts.push((digit, c.to_string())),
+            }
+        }
+        parts
+    };
+    let key = |(digit, part): &(bool, String)| {
+        let trimmed = part.trim_start_matches('0');
+        match digit {
+            true => (
+                0,
+                trimmed.len(),
+                trimmed.to_string(),
+                usize::MAX - part.len(),
+            ),
+            false => (1, 0, part.clone(), 0),
+        }
+    };
+    parts(a)
+        .iter()
+        .map(key)
+        .cmp(parts(b).iter().map(key))
+        .then_with(|| a.cmp(b))
 }
 
 /// Converts grey or BGRA frames to the BGR the tracker expects.
@@ -244,5 +282,49 @@ impl Source {
             captured,
             image: to_bgr(image)?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_by_their_numbers() {
+        let mut names = vec![
+            "10.jpg",
+            "2.jpg",
+            "1.jpg",
+            "img_011.png",
+            "img_9.png",
+            "01.jpg",
+            "b.jpg",
+            "a10.jpg",
+        ];
+        names.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(
+            names,
+            [
+                "01.jpg",
+                "1.jpg",
+                "2.jpg",
+                "10.jpg",
+                "a10.jpg",
+                "b.jpg",
+                "img_9.png",
+                "img_011.png"
+            ]
+        );
+    }
+
+    #[test]
+    fn file_urls_are_files() {
+        let dir = std::env::temp_dir();
+        let spec = SourceSpec::parse(&format!("file://{}", dir.display())).unwrap();
+        assert!(matches!(spec, SourceSpec::Images(p) if p == dir));
+        assert!(matches!(
+            SourceSpec::parse("rtsp://camera/stream").unwrap(),
+            SourceSpec::Stream(_)
+        ));
     }
 }

@@ -1,14 +1,14 @@
 //! Track logs: one row per frame and target in CSV, JSON Lines, OTB text or MOTChallenge form. Targets are
 //! numbered 1, 2, ... in the order given; OTB text, which has no room for an id, takes one file per target when
 //! there are several (`out.txt` becomes `out.1.txt`, `out.2.txt`, ...).
-//! Every row is flushed as it is written, so a log cut short by an error or a signal is still valid.
+//! Every frame's rows are written as they come, at once, so a log cut short by an error or a signal is still valid.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use siamtrack_core::BBox;
 use siamtrack_core::{Track, TrackState};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -92,7 +92,59 @@ impl LogRecord {
 pub struct TrackLogWriter {
     format: LogFormat,
     /// One file, or with OTB text and several targets one per target (target k in file k - 1).
-    outs: Vec<BufWriter<File>>,
+    outs: Vec<LogFile>,
+}
+
+/// A log file, locked against other runs while it is written, and how many bytes of it are whole rows.
+struct LogFile {
+    path: PathBuf,
+    file: File,
+    written: u64,
+}
+
+impl LogFile {
+    /// Creates (or empties) `path` once no other run holds it.
+    fn create(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write log {}", path.display()))?;
+        lock(&file, path, "log")?;
+        file.set_len(0)
+            .with_context(|| format!("cannot write log {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            written: 0,
+        })
+    }
+
+    /// Appends whole rows; a write that fails part way is taken back, so the file ends with a whole row.
+    fn append(&mut self, rows: &str) -> Result<()> {
+        if let Err(e) = self.file.write_all(rows.as_bytes()) {
+            let _ = self.file.set_len(self.written);
+            return Err(e).with_context(|| format!("cannot write log {}", self.path.display()));
+        }
+        self.written += rows.len() as u64;
+        Ok(())
+    }
+}
+
+/// Takes the exclusive lock of an output file, or says which run holds it: two runs writing one file would
+/// interleave their rows.
+pub fn lock(file: &File, path: &Path, what: &str) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{what} {} is being written by another run (it holds the file's lock)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {what} {}", path.display()))
+        }
+    }
 }
 
 impl TrackLogWriter {
@@ -105,18 +157,11 @@ impl TrackLogWriter {
         }
         let outs = Self::paths(path, format, targets)
             .iter()
-            .map(|p| {
-                let file =
-                    File::create(p).with_context(|| format!("cannot write log {}", p.display()))?;
-                Ok(BufWriter::new(file))
-            })
+            .map(|p| LogFile::create(p))
             .collect::<Result<Vec<_>>>()?;
         let mut writer = Self { format, outs };
         if format == LogFormat::Csv {
-            writeln!(
-                writer.outs[0],
-                "frame,timestamp_ms,x,y,w,h,score,state,target"
-            )?;
+            writer.outs[0].append("frame,timestamp_ms,x,y,w,h,score,state,target\n")?;
         }
         Ok(writer)
     }
@@ -130,25 +175,45 @@ impl TrackLogWriter {
         }
     }
 
-    /// One frame's rows: a track per target, in id order.
+    /// One frame's rows: a track per target, in id order. A frame's rows in one file are written at once, so a
+    /// log cut short (a full disk, a signal) ends with a whole frame.
     pub fn write_frame(&mut self, frame: u64, timestamp_ms: f64, tracks: &[Track]) -> Result<()> {
-        for (k, track) in tracks.iter().enumerate() {
-            self.write(&LogRecord::new(frame, timestamp_ms, k + 1, track))?;
+        let records: Vec<LogRecord> = tracks
+            .iter()
+            .enumerate()
+            .map(|(k, track)| LogRecord::new(frame, timestamp_ms, k + 1, track))
+            .collect();
+        self.write_records(&records)
+    }
+
+    pub fn write(&mut self, r: &LogRecord) -> Result<()> {
+        self.write_records(std::slice::from_ref(r))
+    }
+
+    fn write_records(&mut self, records: &[LogRecord]) -> Result<()> {
+        let mut rows = vec![String::new(); self.outs.len()];
+        for r in records {
+            let file = match (self.format, self.outs.len()) {
+                (LogFormat::Otb, n) if n > 1 => r.target.wrapping_sub(1),
+                _ => 0,
+            };
+            let row = rows
+                .get_mut(file)
+                .with_context(|| format!("no OTB log file for target {}", r.target))?;
+            row.push_str(&self.row(r)?);
+            row.push('\n');
+        }
+        for (out, rows) in self.outs.iter_mut().zip(&rows) {
+            if !rows.is_empty() {
+                out.append(rows)?;
+            }
         }
         Ok(())
     }
 
-    pub fn write(&mut self, r: &LogRecord) -> Result<()> {
-        let out = match (self.format, self.outs.len()) {
-            (LogFormat::Otb, n) if n > 1 => self
-                .outs
-                .get_mut(r.target.wrapping_sub(1))
-                .with_context(|| format!("no OTB log file for target {}", r.target))?,
-            _ => &mut self.outs[0],
-        };
-        match self.format {
-            LogFormat::Csv => writeln!(
-                out,
+    fn row(&self, r: &LogRecord) -> Result<String> {
+        Ok(match self.format {
+            LogFormat::Csv => format!(
                 "{},{},{},{},{},{},{},{},{}",
                 r.frame,
                 r.timestamp_ms,
@@ -159,11 +224,10 @@ impl TrackLogWriter {
                 r.score,
                 r.state.name(),
                 r.target
-            )?,
-            LogFormat::Jsonl => writeln!(out, "{}", serde_json::to_string(r)?)?,
-            LogFormat::Otb => writeln!(out, "{}", otb_line(&r.bbox()))?,
-            LogFormat::Mot => writeln!(
-                out,
+            ),
+            LogFormat::Jsonl => serde_json::to_string(r)?,
+            LogFormat::Otb => otb_line(&r.bbox()),
+            LogFormat::Mot => format!(
                 "{},{},{:.2},{:.2},{:.2},{:.2},{},-1,-1,-1",
                 r.frame + 1,
                 r.target,
@@ -172,10 +236,8 @@ impl TrackLogWriter {
                 r.w,
                 r.h,
                 r.score
-            )?,
-        }
-        out.flush()?;
-        Ok(())
+            ),
+        })
     }
 }
 

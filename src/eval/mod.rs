@@ -26,6 +26,7 @@ use siamtrack_core::EncoderOptions;
 use siamtrack_core::ModelConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub struct EvalOptions {
@@ -56,6 +57,8 @@ pub struct ScoreOptions {
 pub struct Outcome {
     pub report: Report,
     pub plots: Vec<PathBuf>,
+    /// A signal stopped `eval`: the report holds the sequences finished before it.
+    pub interrupted: bool,
 }
 
 impl Outcome {
@@ -112,8 +115,21 @@ impl Runner {
 /// CSRT and MIL); in chunks, each runs as it would alone, on the same decoded frames, in bounded memory.
 const FRAMES_PER_CHUNK: usize = 32;
 
-/// Runs every tracker over `seq`, frames decoded once and shared.
-fn run_sequence(seq: &Sequence, runners: &mut [Runner]) -> Result<()> {
+/// A signal stopped the run before the sequence was finished.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Runs every tracker over `seq`, frames decoded once and shared; stops between chunks of frames when `stop` is
+/// raised ([`Interrupted`]).
+fn run_sequence(seq: &Sequence, runners: &mut [Runner], stop: &AtomicBool) -> Result<()> {
     let init = seq.init_frame().context("no valid ground-truth box")?;
     let init_box = seq.truth[init].expect("init frame has a box");
     runners.iter_mut().for_each(|r| r.reset(init_box));
@@ -124,6 +140,9 @@ fn run_sequence(seq: &Sequence, runners: &mut [Runner]) -> Result<()> {
     let tracked: Vec<(usize, &std::path::PathBuf)> =
         seq.frames.iter().enumerate().skip(init).collect();
     for chunk in tracked.chunks(FRAMES_PER_CHUNK) {
+        if stop.load(Ordering::SeqCst) {
+            return Err(Interrupted.into());
+        }
         let mut images = Vec::with_capacity(chunk.len());
         for &(i, path) in chunk {
             let started = Instant::now();
@@ -207,11 +226,17 @@ fn finish(
     } else {
         Vec::new()
     };
-    Ok(Outcome { report, plots })
+    Ok(Outcome {
+        report,
+        plots,
+        interrupted: false,
+    })
 }
 
-/// Runs the trackers over the dataset, writes result files, the report and the plots.
-pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
+/// Runs the trackers over the dataset, writes result files, the report and the plots. When `stop` is raised it
+/// stops within a chunk of frames; the sequences finished before keep their result files, and the report and plots
+/// cover them.
+pub fn run_eval(opts: &EvalOptions, stop: &AtomicBool) -> Result<Outcome> {
     let names = sequence_names(&opts.dataset, opts.sequences.as_deref())?;
     let mut runners = opts
         .trackers
@@ -232,16 +257,27 @@ pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
     let mut results: Vec<Vec<SequenceResult>> = vec![Vec::new(); runners.len()];
     let mut failures = Vec::new();
     let bar = progress_bar(names.len(), opts.progress);
+    let mut interrupted = false;
     for name in &names {
+        if stop.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
         bar.set_message(name.clone());
         let outcome = Sequence::load_named(&opts.dataset, name).and_then(|targets| {
             for seq in &targets {
-                run_sequence(seq, &mut runners)
+                run_sequence(seq, &mut runners, stop)
                     .with_context(|| format!("sequence {}", seq.name))?;
                 record_sequence(seq, &runners, &mut results, &opts.results_dir, &bar)?;
             }
             Ok(())
         });
+        if let Err(e) = &outcome {
+            if e.downcast_ref::<Interrupted>().is_some() {
+                interrupted = true;
+                break;
+            }
+        }
         if let Err(e) = outcome {
             bar.suspend(|| eprintln!("error: {e:#}"));
             failures.push(Failure {
@@ -258,14 +294,16 @@ pub fn run_eval(opts: &EvalOptions) -> Result<Outcome> {
         .zip(&results)
         .map(|(r, res)| TrackerReport::new(r.kind.name(), res))
         .collect();
-    finish(
+    let mut outcome = finish(
         "eval",
         &opts.dataset,
         trackers,
         failures,
         &opts.report,
         &opts.plots_dir,
-    )
+    )?;
+    outcome.interrupted = interrupted;
+    Ok(outcome)
 }
 
 /// Writes each runner's result file for `seq` (just run) and scores it.
