@@ -89,8 +89,8 @@ for v in "${VARIANTS[@]}"; do
     IFS='|' read -r name _ model sets <<<"$v"
     args=()
     for s in $sets; do args+=(--set "$s"); done
-    trackers=siamfc
-    [ $first = 1 ] && trackers=siamfc,csrt
+    trackers=siamtrack
+    [ $first = 1 ] && trackers=siamtrack,csrt
     first=0
     echo "+ $name" >&2
     "$BIN" eval "$DATA" --model "${model:-$MODEL}" --tracker "$trackers" "${args[@]}" \
@@ -107,7 +107,7 @@ csrt = next((t for t in first["trackers"] if t["tracker"] == "csrt"), None)
 csrt_fps = csrt["mean"]["tracker_fps"] if csrt else float("nan")
 lines = ["| variant | what | mean AUC | P@20 | ms per update | update rate / CSRT's |", "|---|---|---|---|---|---|"]
 for name, what, *_ in variants:
-    m = next(t for t in reports[name]["trackers"] if t["tracker"] == "siamfc")["mean"]
+    m = next(t for t in reports[name]["trackers"] if t["tracker"] in ("siamtrack", "siamfc"))["mean"]
     lines.append(f"| `{name}` | {what} | {m['auc']:.3f} | {m['precision']:.3f} | {1000 / m['tracker_fps']:.1f} "
                  f"| {m['tracker_fps'] / csrt_fps:.2f}x |")
 if csrt:
@@ -120,7 +120,7 @@ lines.append("| sequence | " + " | ".join(f"`{n}`" for n in names) + " |")
 lines.append("|---|" + "---|" * len(names))
 per = {}
 for name, *_ in variants:
-    per[name] = {s["sequence"]: s["auc"] for t in reports[name]["trackers"] if t["tracker"] == "siamfc"
+    per[name] = {s["sequence"]: s["auc"] for t in reports[name]["trackers"] if t["tracker"] in ("siamtrack", "siamfc")
                  for s in t["sequences"]}
 if csrt:
     per["csrt"] = {s["sequence"]: s["auc"] for s in csrt["sequences"]}

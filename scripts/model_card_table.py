@@ -3,7 +3,7 @@
 `siamtrack eval` reports (standard library only).
 
   scripts/model_card_table.py LABEL=REPORT [LABEL=REPORT ...]
-Each report's siamfc column is shown under LABEL; the peers (kcf, csrt, mil) come from the first report that has
+Each report's siamtrack column is shown under LABEL; the peers (kcf, csrt, mil) come from the first report that has
 them, e.g. out/benchmark/report.json from scripts/benchmark.sh.
 """
 import json
@@ -15,7 +15,7 @@ def main():
     for arg in sys.argv[1:]:
         label, path = arg.split("=", 1)
         for t in json.load(open(path))["trackers"]:
-            name = label if t["tracker"] == "siamfc" else t["tracker"]
+            name = label if t["tracker"] in ("siamtrack", "siamfc") else t["tracker"]
             columns.setdefault(name, t)
     order = list(columns)
     print("| sequence | " + " | ".join(f"{n} AUC | {n} P@20" for n in order) + " |")

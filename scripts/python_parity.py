@@ -4,7 +4,7 @@ command line's `siamtrack eval` results on the same frames:
 
     python3 scripts/python_parity.py ../shared/data/dev out/python-parity/python
     siamtrack eval ../shared/data/dev --results-dir out/python-parity/eval
-    siamtrack score ../shared/data/dev out/python-parity/python out/python-parity/eval/siamfc
+    siamtrack score ../shared/data/dev out/python-parity/python out/python-parity/eval/siamtrack
 
 Needs `pip install ./python opencv-python-headless`.
 """

@@ -49,6 +49,12 @@ if ! command -v cargo >/dev/null; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 cargo build --release
+# `siamtrack` on the PATH (a link: the binary finds the models and ONNX Runtime from where it is built).
+if [ -w /usr/local/bin ]; then
+    ln -sf "$PWD/target/release/siamtrack" /usr/local/bin/siamtrack
+else
+    echo "note: /usr/local/bin is not writable: run target/release/siamtrack, or put it on the PATH"
+fi
 
 if [ "${1:-}" != "--no-run" ]; then
     ./target/release/siamtrack track

@@ -48,7 +48,7 @@ enum Command {
     Eval(EvalArgs),
     /// Score existing result files (one folder of `<sequence>.txt` per tracker, OTB text) against a dataset.
     Score(ScoreArgs),
-    /// Time each stage of the siamfc tracker on a video, folder, camera or stream.
+    /// Time each stage of the tracker on a video, folder, camera or stream.
     Bench(BenchArgs),
 }
 
@@ -182,7 +182,7 @@ struct SynthArgs {
     targets: usize,
 }
 
-/// Trackers named on the command line, e.g. `siamfc,kcf`.
+/// Trackers named on the command line, e.g. `siamtrack,kcf`.
 #[derive(Clone)]
 struct TrackerList(Vec<TrackerKind>);
 
@@ -197,8 +197,8 @@ struct EvalArgs {
     /// Dataset folder: one sub-folder per sequence (OTB `img/` + groundtruth_rect.txt, GOT-10k/VOT frames +
     /// groundtruth.txt); list.txt, when present, names the sequences
     dataset: PathBuf,
-    /// Trackers, comma-separated: siamfc, kcf, csrt, mil; they run on identical frames
-    #[arg(long, value_parser = parse_trackers, default_value = "siamfc")]
+    /// Trackers, comma-separated: siamtrack, kcf, csrt, mil (OpenCV's; KCF keeps its last box when its peak is weak); they run on identical frames
+    #[arg(long, value_parser = parse_trackers, default_value = "siamtrack")]
     tracker: TrackerList,
     /// Sequences to run, comma-separated: folders, or `<folder>-<n>` for target n of a folder with several
     /// [default: list.txt, else every sub-folder]
@@ -536,7 +536,7 @@ fn report_outcome(outcome: &Outcome, report: &Path) -> ExitCode {
 
 fn eval(args: EvalArgs) -> Result<ExitCode> {
     let trackers = args.tracker.0;
-    let model = if trackers.contains(&TrackerKind::SiamFc) {
+    let model = if trackers.contains(&TrackerKind::Siamtrack) {
         Some(args.model.load()?)
     } else {
         None

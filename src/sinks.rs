@@ -106,18 +106,41 @@ impl AnnotatedVideo {
 
     pub fn write(&mut self, frame: &Mat) -> Result<()> {
         if self.writer.is_none() {
-            let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?;
-            let size = Size::new(frame.cols(), frame.rows());
-            let writer = videoio::VideoWriter::new(&self.path, fourcc, self.fps, size, true)?;
-            ensure!(
-                writer.is_opened()?,
-                "cannot encode video {}",
-                self.path.display()
-            );
-            self.writer = Some(writer);
+            self.writer = Some(self.open_writer(Size::new(frame.cols(), frame.rows()))?);
         }
         self.writer.as_mut().expect("opened above").write(frame)?;
         Ok(())
+    }
+
+    /// H.264, which browsers and players take, where FFmpeg has an encoder for it (and the frame's sides are even,
+    /// as it needs); else MPEG-4 Part 2, with a note.
+    fn open_writer(&self, size: Size) -> Result<videoio::VideoWriter> {
+        let mp4 = self
+            .path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["mp4", "m4v", "mov"].contains(&e.to_ascii_lowercase().as_str()));
+        if mp4 && size.width % 2 == 0 && size.height % 2 == 0 {
+            let h264 = videoio::VideoWriter::fourcc('a', 'v', 'c', '1')?;
+            let writer = videoio::VideoWriter::new(&self.path, h264, self.fps, size, true)?;
+            if writer.is_opened()? {
+                return Ok(writer);
+            }
+        }
+        let fourcc = videoio::VideoWriter::fourcc('m', 'p', '4', 'v')?;
+        let writer = videoio::VideoWriter::new(&self.path, fourcc, self.fps, size, true)?;
+        ensure!(
+            writer.is_opened()?,
+            "cannot encode video {}",
+            self.path.display()
+        );
+        if mp4 {
+            eprintln!(
+                "note: {} is MPEG-4 Part 2 (no H.264 encoder here, or odd frame sides): not every browser plays it",
+                self.path.display()
+            );
+        }
+        Ok(writer)
     }
 
     /// Writes the container's index so the file plays, and checks that it does: the encoder does not report a

@@ -207,7 +207,7 @@ fn bad_sequences_are_named_and_the_others_still_scored() {
 }
 
 #[test]
-fn eval_runs_siamfc_and_kcf_on_identical_frames() {
+fn eval_runs_siamtrack_and_kcf_on_identical_frames() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     generated_clip(&data, "first", small_spec(20, 3));
@@ -219,13 +219,13 @@ fn eval_runs_siamfc_and_kcf_on_identical_frames() {
         "eval",
         data.to_str().unwrap(),
         "--tracker",
-        "siamfc,kcf",
+        "siamtrack,kcf",
         "--results-dir",
         results.to_str().unwrap(),
     ]);
     assert!(!out.status.success(), "the broken sequence fails the run");
     assert!(stderr(&out).contains("sequence broken"));
-    for tracker in ["siamfc", "kcf"] {
+    for tracker in ["siamtrack", "kcf"] {
         for (seq, frames) in [("first", 20), ("second", 15)] {
             let file = results.join(tracker).join(format!("{seq}.txt"));
             let text = std::fs::read_to_string(&file).unwrap();
@@ -246,13 +246,13 @@ fn eval_runs_siamfc_and_kcf_on_identical_frames() {
         .iter()
         .map(|t| t["tracker"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["siamfc", "kcf"]);
+    assert_eq!(names, ["siamtrack", "kcf"]);
     for t in r["trackers"].as_array().unwrap() {
         assert_eq!(t["mean"]["sequences"], 2);
         assert!(t["mean"]["tracker_fps"].as_f64().unwrap() > 0.0);
         assert!(t["mean"]["e2e_fps"].as_f64().unwrap() > 0.0);
     }
-    // The generated clips are easy for siamfc.
+    // The generated clips are easy for siamtrack.
     assert!(r["trackers"][0]["mean"]["auc"].as_f64().unwrap() > 0.4);
     assert!(results.join("success.png").is_file());
     assert!(results.join("precision.png").is_file());
@@ -354,7 +354,7 @@ fn each_target_of_a_folder_is_its_own_sequence() {
         "eval",
         data.to_str().unwrap(),
         "--tracker",
-        "siamfc",
+        "siamfc", // the former name, still accepted
         "--results-dir",
         results.to_str().unwrap(),
     ]);
@@ -371,7 +371,7 @@ fn each_target_of_a_folder_is_its_own_sequence() {
         ("pair-2", Some("11.00,11.00,30.00,30.00")),
     ] {
         let text =
-            std::fs::read_to_string(results.join("siamfc").join(format!("{name}.txt"))).unwrap();
+            std::fs::read_to_string(results.join("siamtrack").join(format!("{name}.txt"))).unwrap();
         assert_eq!(text.lines().count(), 12, "{name}");
         if let Some(first) = first {
             assert_eq!(

@@ -298,7 +298,7 @@ fn interrupted_eval(signals: &[&str]) -> (Output, tempfile::TempDir, usize) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let first = results.join("siamfc").join("seq0.txt");
+    let first = results.join("siamtrack").join("seq0.txt");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !first.exists() {
         assert!(Instant::now() < deadline, "no sequence finished");
@@ -327,7 +327,7 @@ fn eval_stops_on_a_signal_and_keeps_the_finished_sequences() {
     )
     .unwrap();
     let scored = report["trackers"][0]["sequences"].as_array().unwrap().len();
-    let files = std::fs::read_dir(dir.path().join("results/siamfc"))
+    let files = std::fs::read_dir(dir.path().join("results/siamtrack"))
         .unwrap()
         .count();
     assert!(scored >= 1 && scored < count, "{scored} of {count} scored");

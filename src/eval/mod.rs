@@ -1,5 +1,5 @@
 //! Benchmarking: run trackers over a dataset (`eval`), score existing results (`score`), and time the stages of
-//! the SiamFC tracker (`bench`).
+//! siamtrack's tracker (`bench`).
 //!
 //! `eval` decodes every frame once and feeds it to each tracker in turn, so all trackers see identical frames.
 //! A tracker that fails to initialise or update on a frame reports its last box (or the initial box) for it; the
@@ -39,7 +39,7 @@ pub struct EvalOptions {
     pub report: PathBuf,
     /// Folder of the plots.
     pub plots_dir: PathBuf,
-    /// Model and encoder options; needed for `siamfc`.
+    /// Model and encoder options; needed for `siamtrack`.
     pub model: Option<(ModelConfig, EncoderOptions)>,
     pub progress: bool,
 }
@@ -111,7 +111,7 @@ impl Runner {
 }
 
 /// Frames decoded ahead and then tracked by each tracker in turn. Interleaving trackers frame by frame made each
-/// pay for the others' worker threads still spinning on the 2 cores (siamfc's update rate fell by 10-30 % next to
+/// pay for the others' worker threads still spinning on the 2 cores (siamtrack's update rate fell by 10-30 % next to
 /// CSRT and MIL); in chunks, each runs as it would alone, on the same decoded frames, in bounded memory.
 const FRAMES_PER_CHUNK: usize = 32;
 

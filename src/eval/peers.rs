@@ -14,25 +14,25 @@ use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TrackerKind {
-    SiamFc,
+    Siamtrack,
     Kcf,
     Csrt,
     Mil,
 }
 
 impl TrackerKind {
-    pub const ALL: [TrackerKind; 4] = [Self::SiamFc, Self::Kcf, Self::Csrt, Self::Mil];
+    pub const ALL: [TrackerKind; 4] = [Self::Siamtrack, Self::Kcf, Self::Csrt, Self::Mil];
 
     pub fn name(self) -> &'static str {
         match self {
-            Self::SiamFc => "siamfc",
+            Self::Siamtrack => "siamtrack",
             Self::Kcf => "kcf",
             Self::Csrt => "csrt",
             Self::Mil => "mil",
         }
     }
 
-    /// Parses a comma-separated list such as `siamfc,kcf`; duplicates are dropped.
+    /// Parses a comma-separated list such as `siamtrack,kcf`; duplicates are dropped.
     pub fn parse_list(text: &str) -> Result<Vec<Self>> {
         let mut kinds = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -55,7 +55,9 @@ impl FromStr for TrackerKind {
         Self::ALL
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| anyhow!("unknown tracker {s:?}: expected siamfc, kcf, csrt or mil"))
+            // The name siamtrack's tracker had in earlier reports and scripts.
+            .or_else(|| s.eq_ignore_ascii_case("siamfc").then_some(Self::Siamtrack))
+            .ok_or_else(|| anyhow!("unknown tracker {s:?}: expected siamtrack, kcf, csrt or mil"))
     }
 }
 
@@ -68,9 +70,9 @@ pub trait SingleTracker {
 }
 
 /// siamtrack's tracker.
-pub struct SiamFc(pub Tracker);
+pub struct Siamtrack(pub Tracker);
 
-impl SingleTracker for SiamFc {
+impl SingleTracker for Siamtrack {
     fn init(&mut self, frame: &Mat, bbox: BBox) -> Result<()> {
         Ok(self.0.init(&view(frame)?, bbox)?)
     }
@@ -104,7 +106,7 @@ impl OpenCvTracker {
             TrackerKind::Mil => {
                 video::TrackerMIL::create(video::TrackerMIL_Params::default()?)?.into()
             }
-            TrackerKind::SiamFc => bail!("siamfc is not an OpenCV tracker"),
+            TrackerKind::Siamtrack => bail!("siamtrack is not an OpenCV tracker"),
         })
     }
 }
@@ -147,16 +149,16 @@ impl SingleTracker for OpenCvTracker {
     }
 }
 
-/// Makes the tracker of `kind`; `siamfc` needs the model.
+/// Makes the tracker of `kind`; `siamtrack` needs the model.
 pub fn make_tracker(
     kind: TrackerKind,
     model: Option<&(ModelConfig, EncoderOptions)>,
 ) -> Result<Box<dyn SingleTracker>> {
     Ok(match kind {
-        TrackerKind::SiamFc => {
+        TrackerKind::Siamtrack => {
             let (model, options) =
-                model.ok_or_else(|| anyhow!("the siamfc tracker needs a model"))?;
-            Box::new(SiamFc(Tracker::new(model, options)?))
+                model.ok_or_else(|| anyhow!("the siamtrack tracker needs a model"))?;
+            Box::new(Siamtrack(Tracker::new(model, options)?))
         }
         other => Box::new(OpenCvTracker::new(other)),
     })
@@ -169,10 +171,10 @@ mod tests {
     #[test]
     fn parses_tracker_lists() {
         assert_eq!(
-            TrackerKind::parse_list("siamfc, KCF,kcf,mil").unwrap(),
-            vec![TrackerKind::SiamFc, TrackerKind::Kcf, TrackerKind::Mil]
+            TrackerKind::parse_list("siamtrack, KCF,kcf,mil,siamfc").unwrap(),
+            vec![TrackerKind::Siamtrack, TrackerKind::Kcf, TrackerKind::Mil]
         );
-        assert!(TrackerKind::parse_list("siamfc,goturn").is_err());
+        assert!(TrackerKind::parse_list("siamtrack,goturn").is_err());
         assert!(TrackerKind::parse_list("").is_err());
     }
 
