@@ -32,6 +32,9 @@ static STOP: AtomicBool = AtomicBool::new(false);
     about = "Real-time video object tracker: one target or several, from files, folders, cameras and streams"
 )]
 struct Cli {
+    /// Show the warnings of OpenCV, FFmpeg and GStreamer too (hidden by default: siamtrack says what went wrong)
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -359,6 +362,15 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
         (SourceSpec::parse(&input)?, args.init_gt)
     };
     let boxes = given_boxes(args.bbox, &init_gt)?;
+    for (k, bbox) in boxes.iter().enumerate() {
+        if let Some(first) = boxes[..k].iter().position(|b| b == bbox) {
+            eprintln!(
+                "warning: targets {} and {} start from the same box {bbox}: they will follow the same object",
+                first + 1,
+                k + 1
+            );
+        }
+    }
     let init = if !boxes.is_empty() {
         InitBox::Boxes(boxes)
     } else if args.select {
@@ -614,6 +626,9 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    if !cli.verbose {
+        siamtrack::sources::quiet_libraries();
+    }
     // First signal (SIGINT, SIGTERM, SIGHUP): stop reading, finish the outputs. Second: leave at once, without
     // running exit handlers (ONNX Runtime's threads may still be running).
     let handler = ctrlc::set_handler(|| {

@@ -76,6 +76,10 @@ pub struct AnnotatedVideo {
     path: PathBuf,
     fps: f64,
     writer: Option<videoio::VideoWriter>,
+    /// The first frame's size, which the video keeps.
+    size: Size,
+    /// Whether a frame of another size was scaled (warned once).
+    resized: bool,
     /// The file, locked against other runs while this one writes it.
     _lock: std::fs::File,
 }
@@ -100,15 +104,39 @@ impl AnnotatedVideo {
             path: path.to_path_buf(),
             fps,
             writer: None,
+            size: Size::default(),
+            resized: false,
             _lock: file,
         })
     }
 
     pub fn write(&mut self, frame: &Mat) -> Result<()> {
+        let size = Size::new(frame.cols(), frame.rows());
         if self.writer.is_none() {
-            self.writer = Some(self.open_writer(Size::new(frame.cols(), frame.rows()))?);
+            self.writer = Some(self.open_writer(size)?);
+            self.size = size;
         }
-        self.writer.as_mut().expect("opened above").write(frame)?;
+        let writer = self.writer.as_mut().expect("opened above");
+        if size == self.size {
+            writer.write(frame)?;
+            return Ok(());
+        }
+        // A video has one frame size: a frame of another size is scaled to the first one's.
+        if !self.resized {
+            eprintln!(
+                "warning: the frames change size ({}x{} to {}x{}): the video {} keeps the first size, the log each \
+                 frame's own pixels",
+                self.size.width,
+                self.size.height,
+                size.width,
+                size.height,
+                self.path.display()
+            );
+            self.resized = true;
+        }
+        let mut scaled = Mat::default();
+        imgproc::resize(frame, &mut scaled, self.size, 0.0, 0.0, imgproc::INTER_AREA)?;
+        writer.write(&scaled)?;
         Ok(())
     }
 

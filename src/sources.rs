@@ -5,7 +5,8 @@ use opencv::core::{Mat, CV_8UC3};
 use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc, videoio};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// One decoded frame.
 pub struct Frame {
@@ -86,6 +87,91 @@ pub struct Source {
     fps: f64,
     frame_count: Option<u64>,
     opened: Instant,
+    /// The first frame, read when the capture was opened.
+    pending: Option<Mat>,
+}
+
+/// Whether the libraries' own messages are hidden (see [`quiet_libraries`]).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Hides OpenCV's, FFmpeg's and GStreamer's warnings: siamtrack's own messages say what went wrong with a source,
+/// and theirs came first and buried it. `--verbose` keeps them.
+pub fn quiet_libraries() {
+    QUIET.store(true, Ordering::SeqCst);
+    // Read by OpenCV's FFmpeg backend when it first loads; no other thread runs yet.
+    std::env::set_var("OPENCV_FFMPEG_LOGLEVEL", "-8");
+    let _ = opencv::core::set_log_level(opencv::core::LogLevel::LOG_LEVEL_ERROR);
+}
+
+/// Standard error sent to /dev/null while a source opens (GStreamer prints straight to it), when quiet.
+struct Silenced(Option<i32>);
+
+impl Silenced {
+    fn new() -> Self {
+        if !QUIET.load(Ordering::SeqCst) {
+            return Self(None);
+        }
+        // SAFETY: plain descriptor calls; the saved copy is restored (and closed) on drop.
+        unsafe {
+            let saved = libc::dup(2);
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            if saved < 0 || null < 0 {
+                return Self(None);
+            }
+            libc::dup2(null, 2);
+            libc::close(null);
+            Self(Some(saved))
+        }
+    }
+}
+
+impl Drop for Silenced {
+    fn drop(&mut self) {
+        if let Some(saved) = self.0 {
+            // SAFETY: puts back the descriptor saved in `new`.
+            unsafe {
+                libc::dup2(saved, 2);
+                libc::close(saved);
+            }
+        }
+    }
+}
+
+/// How long a source may take to open and give its first frame: a file at once, a camera or stream a little more.
+fn open_time_limit(spec: &SourceSpec) -> Duration {
+    match spec {
+        SourceSpec::Video(_) | SourceSpec::Images(_) => Duration::from_secs(10),
+        _ => Duration::from_secs(20),
+    }
+}
+
+/// Opens a capture and reads its first frame (`None`: it has none) within [`open_time_limit`]: some sources
+/// never answer (a stream nobody sends, a pipeline that waits), and the decoder cannot be interrupted, so it is
+/// left behind in its thread when the time is up.
+fn open_capture_timed(spec: &SourceSpec) -> Result<(videoio::VideoCapture, Option<Mat>)> {
+    let silenced = Silenced::new();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let owned = spec.clone();
+    std::thread::spawn(move || {
+        let opened = open_capture(&owned).and_then(|mut capture| {
+            let mut first = Mat::default();
+            let got = capture.read(&mut first)? && !first.empty();
+            Ok((capture, got.then_some(first)))
+        });
+        let _ = tx.send(opened);
+    });
+    let limit = open_time_limit(spec);
+    let opened = rx.recv_timeout(limit);
+    drop(silenced);
+    match opened {
+        Ok(opened) => opened,
+        Err(_) => bail!(
+            "{} gave no frame within {} s: nothing answered (not a video, a stream that sends nothing, or a \
+             pipeline that waits)",
+            spec.name(),
+            limit.as_secs()
+        ),
+    }
 }
 
 fn open_capture(spec: &SourceSpec) -> Result<videoio::VideoCapture> {
@@ -194,6 +280,7 @@ fn to_bgr(image: Mat) -> Result<Mat> {
 
 impl Source {
     pub fn open(spec: &SourceSpec) -> Result<Self> {
+        let mut pending = None;
         let (reader, fps, frame_count) = match spec {
             SourceSpec::Images(dir) => {
                 // An OTB sequence folder keeps its frames in img/.
@@ -207,7 +294,8 @@ impl Source {
                 (Reader::Images(images), 30.0, Some(count))
             }
             _ => {
-                let capture = open_capture(spec)?;
+                let (capture, first) = open_capture_timed(spec)?;
+                pending = first;
                 let fps = capture.get(videoio::CAP_PROP_FPS)?;
                 let count = capture.get(videoio::CAP_PROP_FRAME_COUNT)?;
                 let count = (!spec.is_live() && count > 0.0).then_some(count as u64);
@@ -225,6 +313,7 @@ impl Source {
             fps,
             frame_count,
             opened: Instant::now(),
+            pending,
         })
     }
 
@@ -255,6 +344,7 @@ impl Source {
                 }
                 image
             }
+            Reader::Capture(_) if self.pending.is_some() => self.pending.take().expect("checked"),
             Reader::Capture(capture) => {
                 let mut image = Mat::default();
                 if !capture.read(&mut image)? || image.empty() {

@@ -148,6 +148,13 @@ impl Look {
 impl Clip {
     pub fn new(spec: ClipSpec) -> Result<Self> {
         anyhow::ensure!(spec.targets >= 1, "a clip needs at least one target");
+        anyhow::ensure!(
+            (64..=8192).contains(&spec.width) && (64..=8192).contains(&spec.height),
+            "a clip's width and height must be 64 to 8192 pixels, got {}x{}",
+            spec.width,
+            spec.height
+        );
+        anyhow::ensure!(spec.frames >= 1, "a clip needs at least one frame");
         let mut rng = Lcg(spec.seed);
         let mut background =
             Mat::new_rows_cols_with_default(spec.height, spec.width, CV_8UC3, Scalar::all(110.0))?;

@@ -364,3 +364,139 @@ fn a_box_without_an_input_is_an_error_not_the_sample() {
         "the sample's outputs are not written"
     );
 }
+
+#[test]
+fn a_video_that_is_not_one_fails_with_siamtracks_message_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("empty.mp4", &b""[..]),
+        ("garbage.mp4", &b"not a video"[..]),
+    ] {
+        let video = dir.path().join(name);
+        std::fs::write(&video, bytes).unwrap();
+        let out = run(&["track", s(&video), "--bbox", "1,1,10,10", "--no-display"]);
+        assert_fails(&out, 1, &format!("cannot open {} as a video", s(&video)));
+        // The libraries' own warnings (OpenCV, FFmpeg, GStreamer) stay out of the way without --verbose.
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn frames_that_change_size_are_all_logged_and_in_the_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let (folder, truth) = generated_clip(dir.path(), "seq", small_spec(8, 2));
+    // The last four frames at half the size.
+    let frames = folder.join("img");
+    for k in 5..=8 {
+        let path = frames.join(format!("{k:04}.jpg"));
+        let image = opencv::imgcodecs::imread(s(&path), opencv::imgcodecs::IMREAD_COLOR).unwrap();
+        let mut half = opencv::core::Mat::default();
+        opencv::imgproc::resize(
+            &image,
+            &mut half,
+            opencv::core::Size::new(160, 90),
+            0.0,
+            0.0,
+            1,
+        )
+        .unwrap();
+        opencv::imgcodecs::imwrite(s(&path), &half, &opencv::core::Vector::new()).unwrap();
+    }
+    let (log, video) = (dir.path().join("log.csv"), dir.path().join("out.mp4"));
+    let out = run(&[
+        "track",
+        s(&folder),
+        "--init-gt",
+        s(&truth),
+        "--no-display",
+        "--log",
+        s(&log),
+        "--out",
+        s(&video),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: the frames change size (320x180 to 160x90)"));
+    assert_eq!(read_records(&log, LogFormat::Csv).unwrap().len(), 8);
+    let capture =
+        opencv::videoio::VideoCapture::from_file(s(&video), opencv::videoio::CAP_ANY).unwrap();
+    use opencv::prelude::*;
+    assert_eq!(
+        capture.get(opencv::videoio::CAP_PROP_FRAME_COUNT).unwrap() as usize,
+        8
+    );
+}
+
+#[test]
+fn score_scores_the_sequences_that_have_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let names = dataset(&data, 3, 10);
+    let (ours, theirs) = (dir.path().join("ours"), dir.path().join("theirs"));
+    for folder in [&ours, &theirs] {
+        std::fs::create_dir_all(folder).unwrap();
+    }
+    let truth =
+        |name: &str| std::fs::read_to_string(data.join(name).join("groundtruth_rect.txt")).unwrap();
+    // Both folders hold seq0; only ours holds seq1; nobody holds seq2.
+    for (folder, name) in [(&ours, &names[0]), (&theirs, &names[0]), (&ours, &names[1])] {
+        std::fs::write(folder.join(format!("{name}.txt")), truth(name)).unwrap();
+    }
+    let report = dir.path().join("report.json");
+    let out = run(&["score", s(&data), s(&ours), "--report", s(&report)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out)
+        .contains("note: 1 sequence(s) of the dataset have no result file in any folder"));
+    let out = run(&[
+        "score",
+        s(&data),
+        s(&ours),
+        s(&theirs),
+        "--report",
+        s(&report),
+    ]);
+    assert_fails(
+        &out,
+        1,
+        &format!(
+            "sequence seq1: no theirs result file {}",
+            s(&theirs.join("seq1.txt"))
+        ),
+    );
+    assert!(!stderr(&out).contains("ground truth"), "{}", stderr(&out));
+}
+
+#[test]
+fn values_that_make_no_sense_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["synth", s(&dir.path().join("w.mp4")), "--width", "0"]);
+    assert_fails(
+        &out,
+        1,
+        "a clip's width and height must be 64 to 8192 pixels, got 0x270",
+    );
+    let (video, truth) = generated_clip(dir.path(), "clip.mp4", small_spec(5, 1));
+    let out = run(&[
+        "bench",
+        s(&video),
+        "--init-gt",
+        s(&truth),
+        "--max-frames",
+        "0",
+    ]);
+    assert_fails(
+        &out,
+        1,
+        "--max-frames 0 leaves 0 frame(s) after the init frame",
+    );
+    let out = run(&[
+        "track",
+        s(&video),
+        "--bbox",
+        "10,10,40,40",
+        "--bbox",
+        "10,10,40,40",
+        "--no-display",
+    ]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("warning: targets 1 and 2 start from the same box 10,10,40,40"));
+}

@@ -230,12 +230,19 @@ pub fn run_bench(opts: &BenchOptions, stop: &AtomicBool) -> Result<BenchReport> 
     result?;
     let frames = samples[0].len();
     if frames == 0 {
-        bail!(
-            "no frame was timed: {} has {} frame(s) after the init frame, {} of them warm-up",
-            opts.source.name(),
-            updates,
-            opts.warmup
-        );
+        match opts.max_frames {
+            Some(limit) if updates as u64 + 1 >= limit => bail!(
+                "no frame was timed: --max-frames {limit} leaves {updates} frame(s) after the init frame, and the \
+                 first {} are warm-up (--warmup)",
+                opts.warmup
+            ),
+            _ => bail!(
+                "no frame was timed: {} has {} frame(s) after the init frame, {} of them warm-up",
+                opts.source.name(),
+                updates,
+                opts.warmup
+            ),
+        }
     }
     let stats = |k: usize| StageStats::of(&samples[k]);
     let tracker_stats = stats(4);

@@ -211,7 +211,9 @@ pub fn parse_truth(text: &str, one_based: bool, origin: &str) -> Result<(Vec<Opt
 /// Reads a results file (OTB text, 1-based `x,y,w,h` per line). Rows that are NaN or malformed in value stay in
 /// place as `None` so that line numbers keep matching frames; a row that is not a box at all is an error.
 pub fn read_results(path: &Path) -> Result<Vec<Option<BBox>>> {
-    Ok(read_truth(path, true)?.0)
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read result file {}", path.display()))?;
+    Ok(parse_truth(&text, true, &path.display().to_string())?.0)
 }
 
 fn to_zero_based(b: Option<BBox>, one_based: bool) -> Option<BBox> {

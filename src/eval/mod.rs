@@ -365,6 +365,7 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
     }
     let mut results: Vec<Vec<SequenceResult>> = vec![Vec::new(); trackers.len()];
     let mut failures = Vec::new();
+    let mut unscored = Vec::new();
     for name in &names {
         let targets = match Sequence::load_named(&opts.dataset, name) {
             Ok(targets) => targets,
@@ -380,10 +381,31 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
         };
         for seq in &targets {
             let name = &seq.name;
-            for ((tracker, dir), out) in trackers.iter().zip(&opts.results).zip(results.iter_mut())
-            {
-                let file = dir.join(format!("{name}.txt"));
-                let scored = read_results(&file)
+            let files: Vec<PathBuf> = opts
+                .results
+                .iter()
+                .map(|d| d.join(format!("{name}.txt")))
+                .collect();
+            // A sequence no folder has results for is not part of this scoring (a run on some sequences).
+            if !files.iter().any(|f| f.exists()) {
+                unscored.push(name.clone());
+                continue;
+            }
+            for ((tracker, file), out) in trackers.iter().zip(&files).zip(results.iter_mut()) {
+                if !file.exists() {
+                    let error = format!(
+                        "sequence {name}: no {tracker} result file {}",
+                        file.display()
+                    );
+                    eprintln!("error: {error}");
+                    failures.push(Failure {
+                        sequence: name.clone(),
+                        tracker: Some(tracker.clone()),
+                        error,
+                    });
+                    continue;
+                }
+                let scored = read_results(file)
                     .and_then(|pred| metrics::score(&pred, &seq.truth))
                     .with_context(|| {
                         format!("sequence {name}, {tracker} results {}", file.display())
@@ -407,6 +429,20 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
                 }
             }
         }
+    }
+    if !unscored.is_empty() {
+        if results.iter().all(Vec::is_empty) && failures.is_empty() {
+            bail!(
+                "none of the {} sequence(s) of {} has a result file in the folders given",
+                unscored.len(),
+                opts.dataset.display()
+            );
+        }
+        eprintln!(
+            "note: {} sequence(s) of the dataset have no result file in any folder and are not scored: {}",
+            unscored.len(),
+            unscored.join(", ")
+        );
     }
     let reports = trackers
         .iter()
