@@ -9,7 +9,7 @@ ORT_VERSION=1.31.1
 # libfontconfig-dev and fonts-dejavu-core: the text of the eval plots (plotters' ttf feature finds fonts through
 # fontconfig).
 PACKAGES=(build-essential pkg-config clang libclang-dev libopencv-dev libfontconfig-dev fonts-dejavu-core
-          gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 python3-pip python3-venv
+          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools python3 python3-pip python3-venv
           xvfb xauth openbox wmctrl xdotool)  # the last line: window tests (a window manager to close windows)
 
 missing=()

@@ -137,6 +137,32 @@ impl Drop for Silenced {
     }
 }
 
+/// Fails at once on a pipeline element GStreamer does not have (a typo would otherwise make the pipeline wait
+/// for the time limit), by asking `gst-inspect-1.0` (GStreamer's tools) about each element; without the tools, the
+/// time limit stays the check.
+fn check_pipeline_elements(pipeline: &str) -> Result<()> {
+    for part in pipeline.split('!') {
+        let Some(element) = part.split_whitespace().next() else {
+            bail!("GStreamer pipeline {pipeline:?} has an empty element");
+        };
+        // Caps (video/x-raw,...) and named references (name.) are not elements.
+        if element.contains('/') || element.contains('=') || element.ends_with('.') {
+            continue;
+        }
+        let known = std::process::Command::new("gst-inspect-1.0")
+            .args(["--exists", element])
+            .status();
+        match known {
+            Ok(status) if status.code() == Some(1) => bail!(
+                "GStreamer has no element {element:?} (in the pipeline {pipeline:?}): a typo, or a plugin that is \
+                 not installed"
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// How long a source may take to open and give its first frame: a file at once, a camera or stream a little more.
 fn open_time_limit(spec: &SourceSpec) -> Duration {
     match spec {
@@ -149,6 +175,9 @@ fn open_time_limit(spec: &SourceSpec) -> Duration {
 /// never answer (a stream nobody sends, a pipeline that waits), and the decoder cannot be interrupted, so it is
 /// left behind in its thread when the time is up.
 fn open_capture_timed(spec: &SourceSpec) -> Result<(videoio::VideoCapture, Option<Mat>)> {
+    if let SourceSpec::Pipeline(pipeline) = spec {
+        check_pipeline_elements(pipeline)?;
+    }
     let silenced = Silenced::new();
     let (tx, rx) = crossbeam_channel::bounded(1);
     let owned = spec.clone();

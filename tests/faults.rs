@@ -500,3 +500,25 @@ fn values_that_make_no_sense_are_named() {
     assert!(out.status.success());
     assert!(stderr(&out).contains("warning: targets 1 and 2 start from the same box 10,10,40,40"));
 }
+
+#[test]
+fn a_pipeline_with_a_typo_fails_at_once() {
+    if std::process::Command::new("gst-inspect-1.0")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: GStreamer's tools (gstreamer1.0-tools) are not installed");
+        return;
+    }
+    let started = Instant::now();
+    let out = run(&[
+        "track",
+        "videotestsrcc ! videoconvert ! appsink",
+        "--bbox",
+        "1,1,10,10",
+        "--no-display",
+    ]);
+    assert_fails(&out, 1, "GStreamer has no element \"videotestsrcc\"");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
