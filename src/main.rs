@@ -108,9 +108,12 @@ impl ModelArgs {
             Some(path) => ModelConfig::load(path)?,
             None => ModelConfig::shipped(),
         };
-        for (key, value) in &self.settings {
-            model.set_tracker_param(key, value)?;
-        }
+        let settings: Vec<(&str, &str)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        model.set_tracker_params(&settings)?;
         Ok((model, options))
     }
 }

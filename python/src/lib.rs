@@ -51,7 +51,8 @@ fn core_error(error: CoreError) -> PyErr {
         CoreError::Frame(_)
         | CoreError::Box(_)
         | CoreError::Model(_)
-        | CoreError::Parameter { .. } => PyValueError::new_err(message),
+        | CoreError::Parameter { .. }
+        | CoreError::Parameters(_) => PyValueError::new_err(message),
         CoreError::ModelNotFound(_) => PyFileNotFoundError::new_err(message),
         CoreError::UnknownTarget(_) => PyKeyError::new_err(message),
         CoreError::Runtime(_) if !runtime_library_named() => PyRuntimeError::new_err(format!(

@@ -503,27 +503,42 @@ impl ModelConfig {
     /// (`scale_filter_step`), e.g. `("search.window_influence", "0.3")`, and re-validates; a rejected value
     /// changes nothing.
     pub fn set_tracker_param(&mut self, key: &str, value: &str) -> Result<()> {
-        let path = parameter_path(key);
-        let bad = |reason: String| Error::Parameter {
-            field: path.to_string(),
-            reason,
-        };
+        self.set_tracker_params(&[(key, value)])
+    }
+
+    /// Overrides several tracker parameters at once (see [`ModelConfig::set_tracker_param`]); the error names
+    /// every bad one, a line each, and a rejected set changes nothing.
+    pub fn set_tracker_params(&mut self, settings: &[(&str, &str)]) -> Result<()> {
         let mut params = serde_json::to_value(&self.tracker).expect("parameters serialise");
-        let known = path
-            .split('.')
-            .try_fold(&params, |node, part| node.get(part))
-            .is_some_and(|node| !node.is_object());
-        if !known {
-            return Err(bad(
-                "unknown (the groups: search, confidence, recovery, target_model, scale, scale.filter, colour; \
-                 docs/parameters.md lists their fields)"
-                    .to_string(),
-            ));
+        let mut problems = Vec::new();
+        for &(key, value) in settings {
+            let path = parameter_path(key);
+            let bad = |reason: String| Error::Parameter {
+                field: path.to_string(),
+                reason,
+            };
+            let known = path
+                .split('.')
+                .try_fold(&params, |node, part| node.get(part))
+                .is_some_and(|node| !node.is_object());
+            if !known {
+                problems.push(bad(
+                    "unknown (the groups: search, confidence, recovery, target_model, scale, scale.filter, colour; \
+                     docs/parameters.md lists their fields)"
+                        .to_string(),
+                ));
+                continue;
+            }
+            match serde_json::from_str::<Value>(value) {
+                Ok(value) => place(&mut params, path, value),
+                Err(_) => problems.push(bad(format!(
+                    "{value:?} is not a number, true/false or a list"
+                ))),
+            }
         }
-        let value: Value = serde_json::from_str(value)
-            .map_err(|_| bad(format!("{value:?} is not a number, true/false or a list")))?;
-        place(&mut params, path, value);
-        let tracker = TrackerParams::deserialize(params).map_err(|e| bad(e.to_string()))?;
+        all_of(problems)?;
+        let tracker = TrackerParams::deserialize(params)
+            .map_err(|e| Error::Model(format!("tracker parameters: {e}")))?;
         let next = Self {
             tracker,
             ..self.clone()
@@ -658,14 +673,23 @@ fn out_of_range(field: &str, reason: String) -> Error {
     }
 }
 
-/// Checks that each `(field, ok, range)` holds; the first that does not names its field and range.
-fn check(group: &str, checks: &[(&str, bool, &str)]) -> Result<()> {
-    match checks.iter().find(|(_, ok, _)| !ok) {
-        Some((field, _, range)) => Err(out_of_range(
-            &format!("{group}.{field}"),
-            format!("must be {range}"),
-        )),
-        None => Ok(()),
+/// The fields of `group` whose check `(field, ok, range)` fails, each with its range.
+fn check(group: &str, checks: &[(&str, bool, &str)]) -> Vec<Error> {
+    checks
+        .iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(field, _, range)| {
+            out_of_range(&format!("{group}.{field}"), format!("must be {range}"))
+        })
+        .collect()
+}
+
+/// No error, one, or one naming every bad field.
+fn all_of(mut errors: Vec<Error>) -> Result<()> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Parameters(errors)),
     }
 }
 
@@ -674,19 +698,31 @@ fn unit(v: f64) -> bool {
 }
 
 impl TrackerParams {
-    /// Checks every group; the error names the first field out of its range.
+    /// Checks every group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
-        self.search.validate()?;
-        self.confidence.validate()?;
-        self.recovery.validate()?;
-        self.target_model.validate()?;
-        self.scale.validate()?;
-        self.colour.validate()
+        all_of(
+            [
+                self.search.problems(),
+                self.confidence.problems(),
+                self.recovery.problems(),
+                self.target_model.problems(),
+                self.scale.problems(),
+                self.colour.problems(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        )
     }
 }
 
 impl SearchParams {
+    /// Checks the group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
         check(
             "search",
             &[
@@ -707,7 +743,12 @@ impl SearchParams {
 }
 
 impl ConfidenceParams {
+    /// Checks the group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
         check(
             "confidence",
             &[
@@ -724,7 +765,12 @@ impl ConfidenceParams {
 }
 
 impl RecoveryParams {
+    /// Checks the group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
         let scales_ok = !self.scan_scales.is_empty()
             && self.scan_scales.len() <= 8
             && self.scan_scales.iter().all(|s| (0.1..=10.0).contains(s));
@@ -749,7 +795,12 @@ impl RecoveryParams {
 }
 
 impl TargetModelParams {
+    /// Checks the group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
         check(
             "target_model",
             &[
@@ -788,8 +839,13 @@ impl TargetModelParams {
 }
 
 impl ScaleParams {
+    /// Checks the group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
-        check(
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
+        let mut problems = check(
             "scale",
             &[
                 (
@@ -817,9 +873,9 @@ impl ScaleParams {
                     "in 1..64",
                 ),
             ],
-        )?;
+        );
         let f = &self.filter;
-        check(
+        problems.extend(check(
             "scale.filter",
             &[
                 ("scales", f.scales <= 65, "at most 65"),
@@ -827,12 +883,18 @@ impl ScaleParams {
                 ("learning_rate", unit(f.learning_rate), "in 0..1"),
                 ("area", (16.0..=16384.0).contains(&f.area), "in 16..16384"),
             ],
-        )
+        ));
+        problems
     }
 }
 
 impl ColourParams {
+    /// Checks the group; the error names each field out of its range.
     pub fn validate(&self) -> Result<()> {
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
         check(
             "colour",
             &[
@@ -998,6 +1060,18 @@ pub(crate) mod tests {
             "{unknown}"
         );
         let group = c.set_tracker_param("scale", "1").unwrap_err().to_string();
+        let several = c
+            .set_tracker_params(&[
+                ("context", "1e6"),
+                ("scale.step", "5"),
+                ("colour.weight", "0.5"),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            several,
+            "tracker parameter search.context: must be in 0..10\ntracker parameter scale.step: must be in 1..2"
+        );
         assert!(
             group.starts_with("tracker parameter scale: unknown"),
             "{group}"

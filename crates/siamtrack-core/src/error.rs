@@ -23,6 +23,9 @@ pub enum Error {
     /// A tracker parameter out of its range, named by its place in the parameter tree.
     #[error("tracker parameter {field}: {reason}")]
     Parameter { field: String, reason: String },
+    /// Several tracker parameters out of their ranges: one line each.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Parameters(Vec<Error>),
     /// ONNX Runtime could not be loaded or failed to run the encoder.
     #[error("{0}")]
     Runtime(String),
