@@ -254,6 +254,30 @@ fn eval_runs_siamtrack_and_kcf_on_identical_frames() {
     }
     // The generated clips are easy for siamtrack.
     assert!(r["trackers"][0]["mean"]["auc"].as_f64().unwrap() > 0.4);
+    // The box's size is measured for every tracker; the confidence for siamtrack, which reports one.
+    for t in r["trackers"].as_array().unwrap() {
+        let m = &t["mean"];
+        for field in ["success_75", "area_off"] {
+            assert!(
+                (0.0..=1.0).contains(&m[field].as_f64().unwrap()),
+                "{field}: {m}"
+            );
+        }
+        assert!(m["abs_log_area"].as_f64().unwrap() >= 0.0);
+        assert!(t["sequences"][0]["size"]["log_area"].is_number());
+    }
+    let confidence = &r["trackers"][0]["confidence"];
+    assert_eq!(
+        confidence["frames"],
+        19 + 14,
+        "every frame after the first: {confidence}"
+    );
+    let shares: f64 = ["tracking", "uncertain", "lost"]
+        .iter()
+        .map(|s| confidence[s].as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    assert!(r["trackers"][1].get("confidence").is_none());
     assert!(results.join("success.png").is_file());
     assert!(results.join("precision.png").is_file());
 }

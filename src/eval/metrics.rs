@@ -50,12 +50,93 @@ pub struct SequenceScore {
     pub precision: f64,
     /// Normalised precision: mean of `norm_curve`.
     pub norm_precision: f64,
+    /// Share of frames with IoU > 0.75: how often the box is tight, not only on the target.
+    pub success_75: f64,
+    /// The box's size against the ground truth's, over frames with both boxes.
+    pub size: SizeErrors,
     #[serde(skip)]
     pub success: Vec<f64>,
     #[serde(skip)]
     pub precision_curve: Vec<f64>,
     #[serde(skip)]
     pub norm_curve: Vec<f64>,
+}
+
+/// How the predicted box's size compares with the ground truth's, frame by frame: the log of the area ratio
+/// (positive: too large) and the log of the aspect ratio's ratio (positive: too wide).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SizeErrors {
+    /// Median signed log area ratio (0: right on the median frame; ln 2 = 0.69: twice too large).
+    pub log_area: f64,
+    /// Median absolute log aspect error.
+    pub log_aspect: f64,
+    /// Share of frames whose area is off by more than 1.5x either way.
+    pub area_off: f64,
+}
+
+/// The size errors over the frames where both boxes are valid (NaN without any).
+pub fn size_errors(pred: &[Option<BBox>], truth: &[Option<BBox>]) -> SizeErrors {
+    let pairs: Vec<(BBox, BBox)> = pred
+        .iter()
+        .zip(truth)
+        .filter_map(|(p, t)| Some(((*p).filter(valid)?, (*t).filter(valid)?)))
+        .collect();
+    let area: Vec<f64> = pairs
+        .iter()
+        .map(|(p, t)| (p.area() / t.area()).ln())
+        .collect();
+    let aspect: Vec<f64> = pairs
+        .iter()
+        .map(|(p, t)| ((p.w / p.h) / (t.w / t.h)).ln().abs())
+        .collect();
+    let off = area.iter().filter(|r| r.abs() > 1.5f64.ln()).count();
+    SizeErrors {
+        log_area: median(&area),
+        log_aspect: median(&aspect),
+        area_off: if area.is_empty() {
+            f64::NAN
+        } else {
+            off as f64 / area.len() as f64
+        },
+    }
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n % 2 {
+        1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// The area under the ROC curve of `scores` separating the `positive` frames from the others: the chance that a
+/// positive frame scores above a negative one (ties count half); NaN without both kinds.
+pub fn auroc(scores: &[f64], positive: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Mean ranks (1-based) of tied scores, summed over the positives (Mann-Whitney U).
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        let rank = (start + 1 + end) as f64 / 2.0;
+        rank_sum += order[start..end].iter().filter(|&&k| positive[k]).count() as f64 * rank;
+        start = end;
+    }
+    let p = positive.iter().filter(|&&b| b).count() as f64;
+    let n = positive.len() as f64 - p;
+    if p == 0.0 || n == 0.0 {
+        return f64::NAN;
+    }
+    (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
 }
 
 fn valid(b: &BBox) -> bool {
@@ -110,6 +191,8 @@ pub fn score(pred: &[Option<BBox>], truth: &[Option<BBox>]) -> Result<SequenceSc
         auc: mean(&success),
         precision: precision_curve[PRECISION_AT_PX],
         norm_precision: mean(&norm_curve),
+        success_75: share(&|e| e.0 > 0.75),
+        size: size_errors(pred, truth),
         success,
         precision_curve,
         norm_curve,
@@ -203,5 +286,47 @@ mod tests {
     fn length_mismatch_is_an_error() {
         assert!(score(&[b(0.0, 0.0, 1.0, 1.0)], &[]).is_err());
         assert!(score(&[None], &[None]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod size_and_confidence_tests {
+    use super::*;
+
+    #[test]
+    fn size_errors_are_signed_for_the_area_and_absolute_for_the_aspect() {
+        let truth = vec![Some(BBox::new(0.0, 0.0, 10.0, 10.0)); 4];
+        let pred = vec![
+            Some(BBox::new(0.0, 0.0, 20.0, 10.0)), // twice the area, twice as wide
+            Some(BBox::new(0.0, 0.0, 20.0, 20.0)), // four times the area
+            Some(BBox::new(0.0, 0.0, 10.0, 10.0)), // right
+            None,                                  // missing: not a size
+        ];
+        let e = size_errors(&pred, &truth);
+        assert!((e.log_area - 2f64.ln()).abs() < 1e-12, "{e:?}");
+        assert!((e.log_aspect - 0.0).abs() < 1e-12, "{e:?}");
+        assert!((e.area_off - 2.0 / 3.0).abs() < 1e-12, "{e:?}");
+    }
+
+    #[test]
+    fn auroc_ranks_positives_above_negatives_and_ties_count_half() {
+        assert_eq!(
+            auroc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]),
+            1.0
+        );
+        assert_eq!(
+            auroc(&[0.1, 0.2, 0.8, 0.9], &[true, true, false, false]),
+            0.0
+        );
+        assert_eq!(auroc(&[0.5, 0.5], &[true, false]), 0.5);
+        assert_eq!(
+            auroc(&[0.1, 0.4, 0.35, 0.8], &[false, true, false, true]),
+            1.0
+        );
+        assert_eq!(
+            auroc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]),
+            0.75
+        );
+        assert!(auroc(&[0.3], &[true]).is_nan());
     }
 }

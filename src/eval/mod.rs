@@ -20,10 +20,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use opencv::imgcodecs;
 use opencv::prelude::*;
 use peers::{make_tracker, SingleTracker, TrackerKind};
-use report::{Failure, Report, SequenceResult, Timing, TrackerReport, DEFINITIONS};
-use siamtrack_core::BBox;
+use report::{
+    Failure, FrameConfidence, Report, SequenceResult, Timing, TrackerReport, DEFINITIONS,
+};
 use siamtrack_core::EncoderOptions;
 use siamtrack_core::ModelConfig;
+use siamtrack_core::{BBox, TrackState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,6 +87,8 @@ struct Runner {
     kind: TrackerKind,
     tracker: Box<dyn SingleTracker>,
     boxes: Vec<BBox>,
+    /// Each frame's score and state, for a tracker that reports them (`None` for the given first frames).
+    confidences: Vec<Option<(f32, TrackState)>>,
     last: BBox,
     live: bool,
     timing: Timing,
@@ -95,6 +99,7 @@ struct Runner {
 impl Runner {
     fn reset(&mut self, init: BBox) {
         self.boxes.clear();
+        self.confidences.clear();
         self.last = init;
         self.live = false;
         self.timing = Timing::default();
@@ -136,6 +141,7 @@ fn run_sequence(seq: &Sequence, runners: &mut [Runner], stop: &AtomicBool) -> Re
     // No box to start from before `init`: the initial box stands in (these frames are not scored).
     for r in runners.iter_mut() {
         r.boxes.extend(std::iter::repeat_n(init_box, init));
+        r.confidences.extend(std::iter::repeat_n(None, init));
     }
     let tracked: Vec<(usize, &std::path::PathBuf)> =
         seq.frames.iter().enumerate().skip(init).collect();
@@ -175,6 +181,10 @@ fn run_sequence(seq: &Sequence, runners: &mut [Runner], stop: &AtomicBool) -> Re
                 }
                 let last = r.last;
                 r.boxes.push(last);
+                let confidence = (*i != init && r.live)
+                    .then(|| r.tracker.confidence())
+                    .flatten();
+                r.confidences.push(confidence);
             }
         }
     }
@@ -246,6 +256,7 @@ pub fn run_eval(opts: &EvalOptions, stop: &AtomicBool) -> Result<Outcome> {
                 kind,
                 tracker: make_tracker(kind, opts.model.as_ref())?,
                 boxes: Vec::new(),
+                confidences: Vec::new(),
                 last: BBox::new(0.0, 0.0, 0.0, 0.0),
                 live: false,
                 timing: Timing::default(),
@@ -336,6 +347,20 @@ fn record_sequence(
             score,
             timing: Some(r.timing),
             tracker_errors: r.errors,
+            confidences: r
+                .confidences
+                .iter()
+                .zip(&r.boxes)
+                .zip(&seq.truth)
+                .filter_map(|((c, b), t)| {
+                    let ((score, state), truth) = ((*c)?, (*t)?);
+                    Some(FrameConfidence {
+                        score,
+                        state,
+                        good: b.iou(&truth) > 0.5,
+                    })
+                })
+                .collect(),
         });
     }
     Ok(())
@@ -417,6 +442,7 @@ pub fn run_score(opts: &ScoreOptions) -> Result<Outcome> {
                         score,
                         timing: None,
                         tracker_errors: 0,
+                        confidences: Vec::new(),
                     }),
                     Err(e) => {
                         eprintln!("error: {e:#}");

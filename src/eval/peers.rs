@@ -9,7 +9,7 @@ use opencv::{tracking, video};
 use siamtrack_core::BBox;
 use siamtrack_core::EncoderOptions;
 use siamtrack_core::ModelConfig;
-use siamtrack_core::Tracker;
+use siamtrack_core::{Track, TrackState, Tracker};
 use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,18 +67,32 @@ pub trait SingleTracker {
     fn init(&mut self, frame: &Mat, bbox: BBox) -> Result<()>;
     /// The box in the next frame; `Ok(None)` when the tracker reports the target lost.
     fn update(&mut self, frame: &Mat) -> Result<Option<BBox>>;
+    /// The last update's score and state, for a tracker that reports them.
+    fn confidence(&self) -> Option<(f32, TrackState)> {
+        None
+    }
 }
 
 /// siamtrack's tracker.
-pub struct Siamtrack(pub Tracker);
+pub struct Siamtrack {
+    tracker: Tracker,
+    last: Option<Track>,
+}
 
 impl SingleTracker for Siamtrack {
     fn init(&mut self, frame: &Mat, bbox: BBox) -> Result<()> {
-        Ok(self.0.init(&view(frame)?, bbox)?)
+        self.last = None;
+        Ok(self.tracker.init(&view(frame)?, bbox)?)
     }
 
     fn update(&mut self, frame: &Mat) -> Result<Option<BBox>> {
-        Ok(Some(self.0.update(&view(frame)?)?.bbox))
+        let track = self.tracker.update(&view(frame)?)?;
+        self.last = Some(track);
+        Ok(Some(track.bbox))
+    }
+
+    fn confidence(&self) -> Option<(f32, TrackState)> {
+        self.last.map(|t| (t.score, t.state))
     }
 }
 
@@ -158,7 +172,10 @@ pub fn make_tracker(
         TrackerKind::Siamtrack => {
             let (model, options) =
                 model.ok_or_else(|| anyhow!("the siamtrack tracker needs a model"))?;
-            Box::new(Siamtrack(Tracker::new(model, options)?))
+            Box::new(Siamtrack {
+                tracker: Tracker::new(model, options)?,
+                last: None,
+            })
         }
         other => Box::new(OpenCvTracker::new(other)),
     })

@@ -1,9 +1,10 @@
 //! The evaluation report: per tracker and sequence scores and speeds, their means, written as JSON and printed as
 //! a table.
 
-use super::metrics::{mean, mean_curve, SequenceScore};
+use super::metrics::{auroc, mean, mean_curve, SequenceScore, SizeErrors};
 use anyhow::{Context, Result};
 use serde::Serialize;
+use siamtrack_core::TrackState;
 use std::path::Path;
 
 /// Where one tracker's time went on one sequence.
@@ -49,6 +50,65 @@ pub struct SequenceResult {
     pub timing: Option<Timing>,
     /// Frames on which the tracker failed to init or update (its previous box was reported).
     pub tracker_errors: usize,
+    /// Each tracked frame's score and state, with whether its box was right (IoU > 0.5); empty for trackers
+    /// without a confidence, or when scoring result files.
+    pub confidences: Vec<FrameConfidence>,
+}
+
+/// A tracked frame's confidence and whether the box was right.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameConfidence {
+    pub score: f32,
+    pub state: TrackState,
+    /// IoU with the ground truth above 0.5.
+    pub good: bool,
+}
+
+/// How well the score and the states say whether the box is right, over every tracked frame with a ground-truth
+/// box (the first frames, given, excluded), all sequences pooled.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfidenceStats {
+    pub frames: usize,
+    /// Area under the ROC curve of the score for IoU > 0.5.
+    pub auroc: f64,
+    /// P(IoU > 0.5 | tracking): how often a `tracking` box is right.
+    pub good_given_tracking: f64,
+    /// P(tracking | IoU > 0.5): how many right boxes are called `tracking`.
+    pub tracking_given_good: f64,
+    /// P(IoU > 0.5 | uncertain) and P(IoU > 0.5 | lost).
+    pub good_given_uncertain: f64,
+    pub good_given_lost: f64,
+    /// Shares of the frames in each state.
+    pub tracking: f64,
+    pub uncertain: f64,
+    pub lost: f64,
+}
+
+impl ConfidenceStats {
+    fn of(frames: &[FrameConfidence]) -> Option<Self> {
+        if frames.is_empty() {
+            return None;
+        }
+        let share = |of: &dyn Fn(&FrameConfidence) -> bool,
+                     given: &dyn Fn(&FrameConfidence) -> bool| {
+            let given: Vec<_> = frames.iter().filter(|f| given(f)).collect();
+            given.iter().filter(|f| of(f)).count() as f64 / given.len() as f64
+        };
+        let in_state = |state: TrackState| move |f: &FrameConfidence| f.state == state;
+        let scores: Vec<f64> = frames.iter().map(|f| f.score as f64).collect();
+        let good: Vec<bool> = frames.iter().map(|f| f.good).collect();
+        Some(Self {
+            frames: frames.len(),
+            auroc: auroc(&scores, &good),
+            good_given_tracking: share(&|f| f.good, &in_state(TrackState::Tracking)),
+            tracking_given_good: share(&in_state(TrackState::Tracking), &|f| f.good),
+            good_given_uncertain: share(&|f| f.good, &in_state(TrackState::Uncertain)),
+            good_given_lost: share(&|f| f.good, &in_state(TrackState::Lost)),
+            tracking: share(&in_state(TrackState::Tracking), &|_| true),
+            uncertain: share(&in_state(TrackState::Uncertain), &|_| true),
+            lost: share(&in_state(TrackState::Lost), &|_| true),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -60,6 +120,8 @@ pub struct SequenceEntry {
     pub auc: f64,
     pub precision: f64,
     pub norm_precision: f64,
+    pub success_75: f64,
+    pub size: SizeErrors,
     pub tracker_fps: Option<f64>,
     pub e2e_fps: Option<f64>,
     pub tracker_errors: usize,
@@ -75,6 +137,13 @@ pub struct MeanScores {
     pub auc: f64,
     pub precision: f64,
     pub norm_precision: f64,
+    pub success_75: f64,
+    /// Mean over sequences of each sequence's median |log area ratio|.
+    pub abs_log_area: f64,
+    /// Mean over sequences of each sequence's median |log aspect error|.
+    pub log_aspect: f64,
+    /// Mean over sequences of the share of frames whose area is off by more than 1.5x.
+    pub area_off: f64,
     /// Speeds over all frames of all sequences (total frames / total time), so long sequences weigh more.
     pub tracker_fps: Option<f64>,
     pub e2e_fps: Option<f64>,
@@ -97,6 +166,9 @@ pub struct TrackerReport {
     pub mean: MeanScores,
     pub sequences: Vec<SequenceEntry>,
     pub curves: Curves,
+    /// For trackers that report a confidence (siamtrack in `eval`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<ConfidenceStats>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -147,6 +219,8 @@ impl TrackerReport {
                 auc: r.score.auc,
                 precision: r.score.precision,
                 norm_precision: r.score.norm_precision,
+                success_75: r.score.success_75,
+                size: r.score.size,
                 tracker_fps: r.timing.map(|t| t.tracker_fps()),
                 e2e_fps: r.timing.map(|t| t.e2e_fps()),
                 tracker_errors: r.tracker_errors,
@@ -168,6 +242,10 @@ impl TrackerReport {
                 auc: field(|s| s.auc),
                 precision: field(|s| s.precision),
                 norm_precision: field(|s| s.norm_precision),
+                success_75: field(|s| s.success_75),
+                abs_log_area: field(|s| s.size.log_area.abs()),
+                log_aspect: field(|s| s.size.log_aspect),
+                area_off: field(|s| s.size.area_off),
                 tracker_fps: total.map(|t| t.tracker_fps()),
                 e2e_fps: total.map(|t| t.e2e_fps()),
             },
@@ -177,6 +255,12 @@ impl TrackerReport {
                 precision: mean_curve(results.iter().map(|r| r.score.precision_curve.as_slice())),
                 norm_precision: mean_curve(results.iter().map(|r| r.score.norm_curve.as_slice())),
             },
+            confidence: ConfidenceStats::of(
+                &results
+                    .iter()
+                    .flat_map(|r| r.confidences.clone())
+                    .collect::<Vec<_>>(),
+            ),
         }
     }
 }
@@ -196,21 +280,44 @@ impl Report {
     pub fn table(&self) -> String {
         let fps = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
         let mut out = format!(
-            "{:<12} {:>5} {:>7} {:>9} {:>9} {:>11} {:>8}\n",
-            "tracker", "seqs", "AUC", "prec@20", "norm prec", "tracker fps", "e2e fps"
+            "{:<12} {:>5} {:>7} {:>9} {:>9} {:>7} {:>11} {:>8}\n",
+            "tracker", "seqs", "AUC", "prec@20", "norm prec", "S@0.75", "tracker fps", "e2e fps"
         );
         for t in &self.trackers {
             let m = &t.mean;
             out += &format!(
-                "{:<12} {:>5} {:>7.3} {:>9.3} {:>9.3} {:>11} {:>8}\n",
+                "{:<12} {:>5} {:>7.3} {:>9.3} {:>9.3} {:>7.3} {:>11} {:>8}\n",
                 t.tracker,
                 m.sequences,
                 m.auc,
                 m.precision,
                 m.norm_precision,
+                m.success_75,
                 fps(m.tracker_fps),
                 fps(m.e2e_fps)
             );
+        }
+        for t in &self.trackers {
+            let m = &t.mean;
+            out += &format!(
+                "{}: box size: median |log area ratio| {:.3}, |log aspect error| {:.3}, area off by > 1.5x on {:.1} % of frames\n",
+                t.tracker,
+                m.abs_log_area,
+                m.log_aspect,
+                100.0 * m.area_off
+            );
+            if let Some(c) = &t.confidence {
+                out += &format!(
+                    "{}: confidence: AUROC {:.3} for IoU > 0.5; P(IoU > 0.5 | tracking) {:.3}, P(tracking | IoU > 0.5) {:.3}; {:.1} % tracking, {:.1} % uncertain, {:.1} % lost\n",
+                    t.tracker,
+                    c.auroc,
+                    c.good_given_tracking,
+                    c.tracking_given_good,
+                    100.0 * c.tracking,
+                    100.0 * c.uncertain,
+                    100.0 * c.lost
+                );
+            }
         }
         out
     }
