@@ -389,6 +389,20 @@ fn track(args: TrackArgs) -> Result<ExitCode> {
     } else {
         (args.log, args.out)
     };
+    if let Some(path) = &video {
+        const VIDEO: [&str; 5] = ["mp4", "m4v", "mov", "avi", "mkv"];
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !extension.is_some_and(|e| VIDEO.contains(&e.as_str())) {
+            bail!(
+                "--out {}: the annotated video needs a video file name ({})",
+                path.display(),
+                VIDEO.map(|e| format!(".{e}")).join(", ")
+            );
+        }
+    }
     let log = match log {
         Some(path) => {
             let format = match args.format {

@@ -33,14 +33,14 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     );
     let link = dir.path().join("link.mp4");
     std::os::unix::fs::symlink(&video, &link).unwrap();
-    let other = dir.path().join("x.txt");
+    let other = dir.path().join("x.mp4");
     let base = ["track", s(&video), "--init-gt", s(&truth), "--no-display"];
     for (extra, message) in [
         (vec!["--log", s(&truth)], "the log"),
         (vec!["--out", s(&video)], "the video"),
         (vec!["--out", s(&link)], "the video"),
         (
-            vec!["--log", s(&other), "--out", s(&other)],
+            vec!["--log", s(&other), "--format", "csv", "--out", s(&other)],
             "the two would overwrite each other",
         ),
     ] {
@@ -468,6 +468,25 @@ fn score_scores_the_sequences_that_have_results() {
 #[test]
 fn values_that_make_no_sense_are_named() {
     let dir = tempfile::tempdir().unwrap();
+    let out = run(&["synth", s(&dir.path().join("w.mp4")), "--width", "0"]);
+    assert_fails(
+        &out,
+        1,
+        "a clip's width and height must be 64 to 8192 pixels, got 0x270",
+    );
+    let (clip, clip_truth) = generated_clip(dir.path(), "c.mp4", small_spec(3, 1));
+    let png = dir.path().join("first.png");
+    let out = run(&[
+        "track",
+        s(&clip),
+        "--init-gt",
+        s(&clip_truth),
+        "--no-display",
+        "--out",
+        s(&png),
+    ]);
+    assert_fails(&out, 1, "the annotated video needs a video file name");
+    assert!(!png.exists());
     let out = run(&["synth", s(&dir.path().join("w.mp4")), "--width", "0"]);
     assert_fails(
         &out,

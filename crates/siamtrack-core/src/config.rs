@@ -56,7 +56,7 @@ pub struct ModelConfig {
     /// The tracker's parameters; a sidecar may give them flat, under their former names (see [`FORMER_NAMES`]).
     #[serde(deserialize_with = "tracker_params_of_any_layout")]
     pub tracker: TrackerParams,
-    /// A learned channel metric (`channels` rows of `channels` values, by `scripts/train_metric.py`): each template
+    /// A learned channel metric (`channels` rows of `channels` values, by `scripts/training/train_metric.py`): each template
     /// cell's features become `template_metric x cell`, so the Siamese response is a learned bilinear similarity
     /// instead of the plain dot product. Applied once to the templates at init; nothing per frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,7 @@
 cv2.imread, tracker.init / tracker.update), writing OTB result files that `siamtrack score` compares with the
 command line's `siamtrack eval` results on the same frames:
 
-    python3 scripts/python_parity.py ../shared/data/dev out/python-parity/python
+    python3 scripts/benchmarks/python_parity.py ../shared/data/dev out/python-parity/python
     siamtrack eval ../shared/data/dev --results-dir out/python-parity/eval
     siamtrack score ../shared/data/dev out/python-parity/python out/python-parity/eval/siamtrack
 

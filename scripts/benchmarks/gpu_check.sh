@@ -5,14 +5,14 @@
 # under .gpu/. Then times `siamtrack bench` on one sequence on the CPU, CUDA and TensorRT, with the int8 default
 # model and its float twin, and prints a table of update times and fps.
 #
-#     scripts/gpu_check.sh [SEQUENCE_DIR=../shared/data/dev/Crossing] [OUT_DIR=out/gpu_check]
+#     scripts/benchmarks/gpu_check.sh [SEQUENCE_DIR=../shared/data/dev/Crossing] [OUT_DIR=out/gpu_check]
 #
 # SEQUENCE_DIR is an OTB-layout sequence (img/ + groundtruth_rect.txt) or a video with a .txt box file beside it
 # (the default falls back to samples/orbit.mp4 when the dev data is absent). Runs scripts/setup.sh --no-run first
 # when the release build is missing. A device whose provider cannot load is reported as such (siamtrack falls back
 # to the CPU and says why; this script checks for that warning rather than timing the CPU twice).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ORT_VERSION=1.31.1
 sequence=${1:-../shared/data/dev/Crossing}
 out=${2:-out/gpu_check}

@@ -6,7 +6,7 @@ export writes that as a Pad node fed by shape arithmetic, which copies the whole
 Conv does the same padding itself with auto_pad=SAME_UPPER (the odd pixel at the end, as TensorFlow does), for any
 input size, without the copy: on the stride-8 Lite0 trunk the encoder ran 1.7x faster.
 
-    python3 scripts/graph_rewrite.py models/effnet_lite0_s8.onnx [OUT.onnx]   # in place without OUT
+    python3 scripts/training/graph_rewrite.py models/effnet_lite0_s8.onnx [OUT.onnx]   # in place without OUT
 """
 import sys
 

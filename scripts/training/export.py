@@ -1,7 +1,7 @@
 """Export the Siamese embedding to ONNX + the JSON sidecar the Rust tracker reads, and check ORT against PyTorch.
 
-  python3 scripts/export.py                                   # ImageNet trunk, no tracking training
-  python3 scripts/export.py --checkpoint RUN/checkpoint.pt --name NAME
+  python3 scripts/training/export.py                                   # ImageNet trunk, no tracking training
+  python3 scripts/training/export.py --checkpoint RUN/checkpoint.pt --name NAME
 """
 import argparse
 import json
@@ -18,7 +18,7 @@ from graph_rewrite import check_equal, fold_same_padding
 from sequences import load_sequences
 from siamnet import LITE0_MEAN, LITE0_STD, STRIDE8_DEPTH, TOTAL_STRIDE, SiamNet
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TRAIN_DATA = REPO.parent / "shared" / "data" / "train"
 OPSET = 18  # the torch exporter writes 18 natively (its Pad cannot be down-converted to 17)
 # Features reach |40|, where float32 rounding of reordered sums is ~1e-4; allow 1e-5 of the feature range.

@@ -2,9 +2,9 @@
 """The per-sequence dev table of models/README.md: success AUC and precision@20 per model and OpenCV peer, from
 `siamtrack eval` reports (standard library only).
 
-  scripts/model_card_table.py LABEL=REPORT [LABEL=REPORT ...]
+  scripts/studies/model_card_table.py LABEL=REPORT [LABEL=REPORT ...]
 Each report's siamtrack column is shown under LABEL; the peers (kcf, csrt, mil) come from the first report that has
-them, e.g. out/benchmark/report.json from scripts/benchmark.sh.
+them, e.g. out/benchmark/report.json from scripts/benchmarks/benchmark.sh.
 """
 import json
 import sys

@@ -2,7 +2,7 @@
 """Parameters and multiply-accumulates per tracked frame of an exported model: the encoder on the search batch
 (scale_num crops of search_size) plus the Rust cross-correlation, counted from the ONNX graph's Conv nodes.
 
-  python3 scripts/flops.py models/NAME.json
+  python3 scripts/training/flops.py models/NAME.json
 """
 import json
 import sys

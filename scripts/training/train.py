@@ -1,9 +1,9 @@
 """Train the Siamese EfficientNet-Lite0 tracker (SiamFC head); resumable; CPU by default, CUDA with --device cuda.
 
-  python3 scripts/train.py --out RUN_DIR [options]      # new run (fails if RUN_DIR/checkpoint.pt exists)
-  python3 scripts/train.py --out RUN_DIR --resume       # continue it exactly, with the saved configuration
-  python3 scripts/train.py --out RUN_DIR --contact-sheet pairs.png   # look at sampled pairs, no training
-See scripts/TRAINING.md.
+  python3 scripts/training/train.py --out RUN_DIR [options]      # new run (fails if RUN_DIR/checkpoint.pt exists)
+  python3 scripts/training/train.py --out RUN_DIR --resume       # continue it exactly, with the saved configuration
+  python3 scripts/training/train.py --out RUN_DIR --contact-sheet pairs.png   # look at sampled pairs, no training
+See scripts/training/TRAINING.md.
 """
 import argparse
 import dataclasses

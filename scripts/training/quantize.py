@@ -5,9 +5,9 @@ The calibration crops are cut exactly as the tracker cuts them (search crops aro
 the sidecar's normalisation) from training sequences, never from dev. Writes <out>.onnx and a sidecar <out>.json
 that copies the source sidecar (tracker hyper-parameters included) with the new file and name.
 
-    python3 scripts/quantize.py models/effnet_lite0_s8.json ../shared/data/train models/effnet_lite0_s8_int8
+    python3 scripts/training/quantize.py models/effnet_lite0_s8.json ../shared/data/train models/effnet_lite0_s8_int8
 
-Needs onnx, onnxruntime, numpy and opencv-python-headless (scripts/requirements-train.txt), not torch.
+Needs onnx, onnxruntime, numpy and opencv-python-headless (scripts/training/requirements-train.txt), not torch.
 """
 import argparse
 import json
@@ -78,7 +78,7 @@ def main():
         folded, prepared = Path(tmp) / "folded.onnx", Path(tmp) / "prepared.onnx"
         model = onnx.load(str(source))
         if fold_same_padding(model):
-            print("folded the Pad nodes into their convolutions first (scripts/graph_rewrite.py)")
+            print("folded the Pad nodes into their convolutions first (scripts/training/graph_rewrite.py)")
         onnx.save(model, str(folded))
         quant_pre_process(str(folded), str(prepared))
         batches = calibration_batches(sidecar, args.train, args.sequences, args.per_sequence, args.seed)
@@ -88,7 +88,7 @@ def main():
             per_channel=True, calibrate_method=METHODS[args.calibration])
     sidecar.update(name=args.out.name, onnx=out_onnx.name,
                    description=sidecar["description"] + "; static int8 (QDQ, per-channel weights), calibrated "
-                   f"on {args.sequences} x {args.per_sequence} frames of training sequences by scripts/quantize.py")
+                   f"on {args.sequences} x {args.per_sequence} frames of training sequences by scripts/training/quantize.py")
     args.out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     print(f"wrote {out_onnx} and {args.out.with_suffix('.json')}")
 

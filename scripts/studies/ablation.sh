@@ -7,18 +7,22 @@
 # Three groups of variants: GROUP=components (default), the target model and the scale filter each on and off on
 # the float encoder (as first built); GROUP=speed, the steps from the three-crop tracker to the shipped one;
 # GROUP=shipped, each part of the shipped tracker switched off in turn.
-# Usage: scripts/ablation.sh [DATASET_DIR] [MODEL_SIDECAR] [OUT_DIR]; ONLY="name name..." runs only those variants;
-# MODEL_SIDECAR (default models/effnet_lite0_s8.json, the float twin of the default) is used where a variant
-# names none.
+# Usage: scripts/studies/ablation.sh [DATASET_DIR] [MODEL_SIDECAR] [OUT_DIR]; ONLY="name name..." runs only those
+# variants; MODEL_SIDECAR (default models/effnet_lite0_s8.json, the float twin of the default) is used where a
+# variant names none; SIAMTRACK=path/to/siamtrack uses that binary instead of building target/release/siamtrack.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 DATA="${1:-../shared/data/dev}"
 MODEL="${2:-models/effnet_lite0_s8.json}"
 OUT="${3:-out/ablation}"
 [ -d "$DATA" ] || { echo "dataset folder $DATA not found" >&2; exit 1; }
-cargo build --release --quiet
-BIN=target/release/siamtrack
+if [ -n "${SIAMTRACK:-}" ]; then  # a binary built already
+    BIN=$SIAMTRACK
+else
+    cargo build --release --quiet
+    BIN=target/release/siamtrack
+fi
 
 # name | what it shows | model sidecar (empty: MODEL_SIDECAR) | --set flags on top of the sidecar's
 # What the components ablation held fixed, as before the speed work: full crops, nine scan tiles, no colour model,
@@ -65,7 +69,7 @@ SHIPPED=(
   "no-sizing|neither scale vote nor scale filter (the box keeps its first size)|$INT8|scale_vote=false scale_filter_scales=0"
   "no-recovery|never declared lost, so no re-detection|$INT8|lost_after=1000000"
   "full-crop|255 px search crop on every frame|$INT8|confident_search_size=0"
-  "three-crops|the three-crop template tracker of before (the speed issue's first row), int8|$INT8|target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
+  "three-crops|the three-crop template tracker of before (the speed group's first row), int8|$INT8|target_weight=0 scale_num=3 scale_filter_scales=0 $BEFORE_SPEED $WHOLE_CROP_MODEL"
 )
 case "${GROUP:-components}" in
     components) VARIANTS=("${COMPONENTS[@]}") ;;

@@ -5,7 +5,7 @@ Trial 0 is the sidecar as it is; each further trial draws every searched paramet
 Prints a table sorted by mean success AUC and, with --write, stores the best trial's values in the sidecar's
 `tracker` block (only when it beats trial 0). Standard library only.
 
-  scripts/tune.py --model models/NAME.json [--data ../shared/data/dev] [--sequences a,b] [--trials 12] [--write]
+  scripts/studies/tune.py --model models/NAME.json [--data ../shared/data/dev] [--sequences a,b] [--trials 12] [--write]
 """
 import argparse
 import json
@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # name: (low, high, decimals)
 SEARCH = {
     "window_influence": (0.10, 0.50, 3),

@@ -4,7 +4,7 @@
 # copied to tests/fuzz_regressions/<target>/, which `cargo test` replays. Needs `cargo install cargo-fuzz`; runs on
 # the stable toolchain without sanitizers (RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags).
 set -euo pipefail
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/../../fuzz"
 seconds=${1:-60}
 status=0
 for target in box_text ground_truth sidecar; do

@@ -8,7 +8,7 @@ runs every sequence with recovery off (`--set lost_below=0`) and reports success
 the frames from the target's reappearance to its re-acquisition (IoU > 0.3 again).
 
 Standard library only. Usage:
-  scripts/confidence_study.py [--data ../shared/data/dev] [--sequences a,b] [--model M.json] [--compare-recovery]
+  scripts/studies/confidence_study.py [--data ../shared/data/dev] [--sequences a,b] [--model M.json] [--compare-recovery]
 """
 import argparse
 import csv
@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def read_truth(path):

@@ -1,7 +1,8 @@
 """Python SiamFC tracker and OTB success AUC, for the periodic dev evaluation during training.
 
-Same geometry, hyper-parameters and peak choice as the Rust tracker's template path (src/tracker/): the scale
-penalty acts on responses shifted to be non-negative, so a penalty < 1 always lowers a scale's score.
+Same geometry, hyper-parameters and peak choice as the Rust tracker's template path
+(crates/siamtrack-core/src/tracker/): the scale penalty acts on responses shifted to be non-negative, so a
+penalty < 1 always lowers a scale's score.
 """
 import argparse
 from pathlib import Path

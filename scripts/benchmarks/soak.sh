@@ -3,9 +3,9 @@
 # resident memory and open file descriptors once a second. Fails when, after warm-up (the first 20% of the run),
 # memory grows more than 10% or 20 MiB, descriptors grow, or (runs of 10,000 frames or more: a shorter run's fifths
 # last a second or two, and one busy second on a shared machine would fail it) the fps of the last fifth falls below
-# 70% of the second fifth. Usage: scripts/soak.sh [FRAMES=100000] [OUT_DIR=out/soak]
+# 70% of the second fifth. Usage: scripts/benchmarks/soak.sh [FRAMES=100000] [OUT_DIR=out/soak]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 frames=${1:-100000}
 out=${2:-out/soak}
 bin=${SIAMTRACK:-target/release/siamtrack}

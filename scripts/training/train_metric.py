@@ -7,13 +7,13 @@ Why this shape: every earlier CPU training of the encoder itself scored below th
 (models/README.md); a matrix on the frozen features has 1,600 parameters, trains in minutes on cached features, and
 costs nothing per frame (the tracker applies it once to the template at init).
 
-Pairs are cut as the tracker cuts them (scripts/crops.py conventions): the template crop around the first box, its
-central `template_crop` cells weighted by the box's coverage (`template_box_mask`); the search crop around the
-second frame's target, shifted and rescaled a little. Loss: SiamFC's balanced logistic loss on the response map
+Pairs are cut as the tracker cuts them (scripts/training/crops.py conventions): the template crop around the
+first box, its central `template_crop` cells weighted by the box's coverage (`template_box_mask`); the search crop
+around the second frame's target, shifted and rescaled a little. Loss: SiamFC's balanced logistic loss on the response map
 (positive within `--radius` cells of the target). Sequences come from the training root only; a tenth of them
 (every tenth name) are held out to validate.
 
-    python3 scripts/train_metric.py models/effnet_lite0_s8_int8.json ../shared/data/train --out /work/exp/metric
+    python3 scripts/training/train_metric.py models/effnet_lite0_s8_int8.json ../shared/data/train --out /work/exp/metric
 
 writes <out>/features.npz (the cache), <out>/metric.json ({"template_metric": [[...]]}, row c = output channel)
 and a log. `--apply SIDECAR` copies the metric into a sidecar.
