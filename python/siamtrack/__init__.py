@@ -11,6 +11,8 @@ by default, and boxes are ``(x, y, w, h)`` in pixels, 0-based, top-left corner::
 ``MultiTracker`` follows several targets over one encoder, and ``track_video`` tracks a video file, an image
 folder or a camera read with OpenCV. The shipped models are built into the library; ONNX Runtime comes from the
 installed ``onnxruntime`` (or ``onnxruntime-gpu``) package, or from the library that ``ORT_DYLIB_PATH`` names.
+``python -m siamtrack.batch`` tracks many videos at once, on this machine's cores or a Ray cluster
+(`siamtrack.batch`).
 """
 
 from __future__ import annotations
