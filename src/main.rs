@@ -171,12 +171,16 @@ struct SynthArgs {
     /// Ground truth (OTB, 1-based) [default: beside a video as .txt, inside a folder as groundtruth_rect.txt]
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Frames in the clip
     #[arg(long, default_value_t = 240)]
     frames: usize,
+    /// Frame width, pixels (64 to 8192)
     #[arg(long, default_value_t = 480)]
     width: i32,
+    /// Frame height, pixels (64 to 8192)
     #[arg(long, default_value_t = 270)]
     height: i32,
+    /// Seed of the clip's random look and path: the same seed gives the same clip
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// Frames `START..END` during which the (first) target is out of view; it comes back elsewhere

@@ -271,7 +271,7 @@ fn missing_camera_and_invalid_pipeline() {
             "--no-display",
         ]),
         1,
-        "cannot start GStreamer pipeline",
+        "GStreamer has no element \"nosuchelement\"",
     );
 }
 

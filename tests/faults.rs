@@ -541,3 +541,106 @@ fn a_pipeline_with_a_typo_fails_at_once() {
     assert_fails(&out, 1, "GStreamer has no element \"videotestsrcc\"");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn every_flag_of_every_command_has_help() {
+    for command in ["track", "synth", "eval", "score", "bench"] {
+        let out = run(&[command, "--help"]);
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = help.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        for (k, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            // A flag (`--name` or `-h,`), not an item of a list of possible values (`- csv: ...`).
+            if !(trimmed.starts_with('-')
+                && trimmed[1..].starts_with(|c: char| c == '-' || c.is_alphabetic()))
+            {
+                continue;
+            }
+            // The text beside the flag (after two spaces) and on the more indented lines below it, without the
+            // bracketed defaults and value lists.
+            let mut text = trimmed
+                .split_once("  ")
+                .map_or("", |(_, rest)| rest)
+                .to_string();
+            for next in lines[k + 1..]
+                .iter()
+                .take_while(|n| !n.trim().is_empty() && indent(n) > indent(line))
+            {
+                text.push(' ');
+                text.push_str(next.trim());
+            }
+            let mut words = String::new();
+            let mut depth = 0;
+            for c in text.chars() {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    c if depth == 0 => words.push(c),
+                    _ => {}
+                }
+            }
+            assert!(
+                words.chars().any(char::is_alphabetic),
+                "siamtrack {command}: no help for {trimmed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sighup_ends_a_run_like_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.csv");
+    let child = siamtrack()
+        .args([
+            "track",
+            "videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! videoconvert ! appsink",
+        ])
+        .args(["--bbox", "140,100,40,40", "--no-display", "--log", s(&log)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 5 {
+        assert!(Instant::now() < deadline, "no frames logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_fails(&out, 130, "interrupted: the outputs hold the");
+    assert!(read_records(&log, LogFormat::Csv).unwrap().len() >= 4);
+}
+
+#[test]
+fn the_summary_names_every_log_file_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, _) = generated_clip(dir.path(), "clip.mp4", small_spec(3, 1));
+    let log = dir.path().join("multi.txt");
+    let out = run(&[
+        "track",
+        s(&video),
+        "--bbox",
+        "10,10,40,40",
+        "--bbox",
+        "200,60,40,40",
+        "--no-display",
+        "--log",
+        s(&log),
+    ]);
+    assert!(out.status.success());
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (first, second) = (
+        dir.path().join("multi.1.txt"),
+        dir.path().join("multi.2.txt"),
+    );
+    assert!(
+        summary.contains(&format!("log: {}, {} (Otb)", s(&first), s(&second))),
+        "{summary}"
+    );
+    assert!(first.is_file() && second.is_file() && !log.exists());
+}
