@@ -644,3 +644,41 @@ fn the_summary_names_every_log_file_written() {
     );
     assert!(first.is_file() && second.is_file() && !log.exists());
 }
+
+#[test]
+fn eval_never_writes_a_result_over_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 2, 6);
+    let truth = data.join("seq0/groundtruth_rect.txt");
+    let before = std::fs::read_to_string(&truth).unwrap();
+    // A result file left as a link to the ground truth it was scored against.
+    let results = dir.path().join("results");
+    std::fs::create_dir_all(results.join("siamtrack")).unwrap();
+    std::os::unix::fs::symlink(&truth, results.join("siamtrack/seq0.txt")).unwrap();
+    let out = run(&["eval", s(&data), "--results-dir", s(&results)]);
+    assert_fails(&out, 1, "writing it would destroy an input");
+    assert_eq!(
+        std::fs::read_to_string(&truth).unwrap(),
+        before,
+        "the ground truth is untouched"
+    );
+    assert!(
+        results.join("siamtrack/seq1.txt").is_file(),
+        "the other sequence is still evaluated"
+    );
+}
+
+#[test]
+fn a_stream_that_sends_nothing_ends_at_the_time_limit() {
+    let started = Instant::now();
+    let out = run(&[
+        "track",
+        "udp://127.0.0.1:9",
+        "--bbox",
+        "1,1,10,10",
+        "--no-display",
+    ]);
+    assert_fails(&out, 1, "udp://127.0.0.1:9 gave no frame within 20 s");
+    assert!(started.elapsed() < Duration::from_secs(40));
+}

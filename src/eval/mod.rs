@@ -13,6 +13,7 @@ pub mod peers;
 pub mod plot;
 pub mod report;
 
+use crate::paths::check_outputs;
 use crate::tracklog::otb_line;
 use anyhow::{bail, Context, Result};
 use dataset::{read_results, sequence_names, Sequence};
@@ -317,6 +318,34 @@ pub fn run_eval(opts: &EvalOptions, stop: &AtomicBool) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// The files a sequence is read from: its frames and the ground-truth files beside them (a result file must be
+/// none of them).
+fn sequence_files(seq: &Sequence) -> Vec<(&'static str, PathBuf)> {
+    let mut files: Vec<(&str, PathBuf)> = seq.frames.iter().map(|f| ("frame", f.clone())).collect();
+    let folders = seq
+        .frames
+        .first()
+        .and_then(|f| f.parent())
+        .into_iter()
+        .flat_map(|d| [Some(d), d.parent()]);
+    for folder in folders.flatten() {
+        let truths = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path());
+        files.extend(
+            truths
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("groundtruth"))
+                })
+                .map(|p| ("ground truth", p)),
+        );
+    }
+    files
+}
+
 /// Writes each runner's result file for `seq` (just run) and scores it.
 fn record_sequence(
     seq: &Sequence,
@@ -337,6 +366,7 @@ fn record_sequence(
             });
         }
         let file = results_dir.join(r.kind.name()).join(format!("{name}.txt"));
+        check_outputs(&sequence_files(seq), &[("result file", file.clone())])?;
         write_results(&file, &r.boxes)?;
         let pred: Vec<Option<BBox>> = r.boxes.iter().copied().map(Some).collect();
         let score =

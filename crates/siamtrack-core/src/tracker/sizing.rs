@@ -52,7 +52,8 @@ pub(crate) fn size_recovered(
 }
 
 /// `state` moved by the motion and each side scaled by `change`, kept sane: centre inside the frame, each side
-/// within [min_ratio, max_ratio] of its initial value and at least min_px.
+/// within [min_ratio, max_ratio] of its initial value, at least min_px and at most the frame's (a frame smaller
+/// than the box, as when a source's frames change size, holds the whole box at most).
 fn place(
     state: &TargetState,
     motion: &Motion,
@@ -71,8 +72,8 @@ fn place(
             (state.center.1 + motion.dy).clamp(0.0, frame.height() as f64),
         ),
         size: (
-            clamp_side(state.size.0, state.initial_size.0),
-            clamp_side(state.size.1, state.initial_size.1),
+            clamp_side(state.size.0, state.initial_size.0).min(frame.width() as f64),
+            clamp_side(state.size.1, state.initial_size.1).min(frame.height() as f64),
         ),
         initial_size: state.initial_size,
     }
@@ -110,6 +111,13 @@ mod tests {
             state = place(&state, &motion(0.0, 0.0), 0.5, &frame, &p);
         }
         assert_eq!(state.size, (4.0, 4.0), "at least 0.2x and min_px");
+        // A frame smaller than the box (a source whose frames change size) holds the whole box at most.
+        let small = vec![0u8; 60 * 40 * 3];
+        let small = ImageView::new(&small, 60, 40, ChannelOrder::Bgr).unwrap();
+        for _ in 0..20 {
+            state = place(&state, &motion(0.0, 0.0), 1.5, &small, &p);
+        }
+        assert_eq!(state.size, (60.0, 40.0));
     }
 
     #[test]
