@@ -299,29 +299,40 @@ impl Drop for Window {
     }
 }
 
-/// Whether an MP4/MOV file is a sequence of whole top-level boxes that includes the index (`moov`).
+/// Whether an MP4/MOV file is a sequence of whole top-level boxes that includes the index (`moov`): only the
+/// boxes' headers are read, seeking over their contents.
 fn mp4_is_complete(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
         return false;
     };
-    let (mut at, mut index) = (0usize, false);
-    while at + 8 <= bytes.len() {
-        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as u64;
-        let kind = &bytes[at + 4..at + 8];
-        let size = match size {
-            1 if at + 16 <= bytes.len() => {
-                u64::from_be_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"))
-            }
-            0 => (bytes.len() - at) as u64,
-            size => size,
+    let Ok(length) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let (mut at, mut index) = (0u64, false);
+    while at + 8 <= length {
+        let mut header = [0u8; 16];
+        let wide = at + 16 <= length;
+        let read = if wide {
+            &mut header[..]
+        } else {
+            &mut header[..8]
         };
-        if size < 8 || at as u64 + size > bytes.len() as u64 {
+        if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(read).is_err() {
             return false;
         }
-        index |= kind == b"moov";
-        at += size as usize;
+        let size = match u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as u64 {
+            1 if wide => u64::from_be_bytes(header[8..16].try_into().expect("8 bytes")),
+            0 => length - at,
+            size => size,
+        };
+        if size < 8 || at + size > length {
+            return false;
+        }
+        index |= &header[4..8] == b"moov";
+        at += size;
     }
-    index && at == bytes.len()
+    index && at == length
 }
 
 #[cfg(test)]

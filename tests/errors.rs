@@ -5,19 +5,6 @@ mod common;
 use common::*;
 use siamtrack::tracklog::{read_records, LogFormat};
 use std::path::Path;
-use std::process::Output;
-
-/// Asserts a failed run with `code` whose stderr contains `message`, and no panic.
-fn assert_fails(out: &Output, code: i32, message: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "{err}");
-    assert!(err.contains(message), "expected {message:?} in:\n{err}");
-    assert!(!err.contains("panicked at"), "{err}");
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 #[test]
 fn missing_input_and_non_video_file() {
@@ -351,4 +338,9 @@ fn sigint_flushes_log_and_finalises_video() {
 #[test]
 fn sigterm_flushes_log_and_finalises_video() {
     interrupted_run_keeps_outputs("-TERM");
+}
+
+#[test]
+fn sighup_flushes_log_and_finalises_video() {
+    interrupted_run_keeps_outputs("-HUP");
 }

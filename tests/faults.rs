@@ -11,18 +11,6 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// Asserts a run that failed with `code`, saying `message`, without a panic.
-fn assert_fails(out: &Output, code: i32, message: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "{err}");
-    assert!(err.contains(message), "expected {message:?} in:\n{err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
 #[test]
 fn outputs_never_overwrite_inputs_or_each_other() {
     let dir = tempfile::tempdir().unwrap();
@@ -586,34 +574,6 @@ fn every_flag_of_every_command_has_help() {
             );
         }
     }
-}
-
-#[test]
-fn sighup_ends_a_run_like_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log.csv");
-    let child = siamtrack()
-        .args([
-            "track",
-            "videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! videoconvert ! appsink",
-        ])
-        .args(["--bbox", "140,100,40,40", "--no-display", "--log", s(&log)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 5 {
-        assert!(Instant::now() < deadline, "no frames logged");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status();
-    assert!(kill.unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    assert_fails(&out, 130, "interrupted: the outputs hold the");
-    assert!(read_records(&log, LogFormat::Csv).unwrap().len() >= 4);
 }
 
 #[test]

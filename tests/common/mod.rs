@@ -27,6 +27,19 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Asserts a failed run with `code` whose stderr contains `message`, and no panic.
+pub fn assert_fails(out: &Output, code: i32, message: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(message), "expected {message:?} in:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A path as an argument.
+pub fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
 pub fn small_spec(frames: usize, seed: u64) -> ClipSpec {
     ClipSpec {
         width: 320,

@@ -428,10 +428,12 @@ pub struct Plane {
 impl Plane {
     /// Grey levels scaled to -0.5..0.5 (`level / 255 - 0.5`, one rounding, as OpenCV's `convertTo` computes it).
     pub fn from_grey(levels: &[u8], rows: usize, cols: usize) -> Plane {
-        let (scale, shift) = (1.0f32 / 255.0, -0.5f32);
-        let table: Vec<f32> = (0..=255u8)
-            .map(|v| (v as f32).mul_add(scale, shift))
-            .collect();
+        // Built once: the scale filter converts about 34 patches a frame.
+        static TABLE: std::sync::LazyLock<[f32; 256]> = std::sync::LazyLock::new(|| {
+            let (scale, shift) = (1.0f32 / 255.0, -0.5f32);
+            std::array::from_fn(|v| (v as f32).mul_add(scale, shift))
+        });
+        let table = &*TABLE;
         Plane {
             rows,
             cols,
