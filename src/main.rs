@@ -223,6 +223,10 @@ struct EvalArgs {
     /// Folder of success.png and precision.png [default: the report's folder]
     #[arg(long)]
     plots: Option<PathBuf>,
+    /// Measure the box's size on its own: after each frame siamtrack's box is moved to the truth's centre, its size
+    /// kept, so the scores say how well the size follows the target
+    #[arg(long)]
+    size_only: bool,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -589,6 +593,7 @@ fn eval(args: EvalArgs) -> Result<ExitCode> {
             report: report.clone(),
             plots_dir,
             model,
+            size_only: args.size_only,
             progress: true,
         },
         &STOP,

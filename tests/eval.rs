@@ -453,3 +453,54 @@ fn each_target_of_a_folder_is_its_own_sequence() {
     assert_eq!(names, ["pair-2"]);
     assert!(close(&t["sequences"][0]["auc"], 0.0));
 }
+
+#[test]
+fn size_only_keeps_the_truths_centres_and_sizes_the_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    generated_clip(&data, "clip", small_spec(20, 3));
+    let results = dir.path().join("results");
+    let out = run(&[
+        "eval",
+        s(&data),
+        "--size-only",
+        "--results-dir",
+        s(&results),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let truth = read_truth(&data.join("clip/groundtruth_rect.txt"));
+    let boxes = read_truth(&results.join("siamtrack/clip.txt"));
+    assert_eq!(boxes.len(), truth.len());
+    for (b, t) in boxes.iter().zip(&truth) {
+        let (b, t) = (b.unwrap(), t.unwrap());
+        let (bc, tc) = (b.center(), t.center());
+        // The result file holds 1-based values rounded to 0.01 px.
+        assert!(
+            (bc.0 - tc.0).abs() < 0.02 && (bc.1 - tc.1).abs() < 0.02,
+            "{b:?} {t:?}"
+        );
+    }
+    // The size is the tracker's own: close to the target's on an easy clip, but not copied from the truth.
+    let boxes: Vec<BBox> = boxes.into_iter().flatten().collect();
+    assert!(mean_iou(&boxes, &truth) > 0.7);
+    assert!(boxes
+        .iter()
+        .zip(&truth)
+        .any(|(b, t)| (b.w - t.unwrap().w).abs() > 0.05));
+    // Only siamtrack can be moved to the truth's centre.
+    let other = dir.path().join("other");
+    let out = run(&[
+        "eval",
+        s(&data),
+        "--size-only",
+        "--tracker",
+        "kcf",
+        "--results-dir",
+        s(&other),
+    ]);
+    assert_fails(
+        &out,
+        1,
+        "--size-only measures siamtrack's size estimate: kcf cannot be moved",
+    );
+}

@@ -44,6 +44,8 @@ pub struct EvalOptions {
     pub plots_dir: PathBuf,
     /// Model and encoder options; needed for `siamtrack`.
     pub model: Option<(ModelConfig, EncoderOptions)>,
+    /// Measure the size estimate on its own: after each frame the box is moved to the truth's centre, its size kept.
+    pub size_only: bool,
     pub progress: bool,
 }
 
@@ -135,7 +137,13 @@ impl std::error::Error for Interrupted {}
 
 /// Runs every tracker over `seq`, frames decoded once and shared; stops between chunks of frames when `stop` is
 /// raised ([`Interrupted`]).
-fn run_sequence(seq: &Sequence, runners: &mut [Runner], stop: &AtomicBool) -> Result<()> {
+/// With `size_only`, each box found is moved to the truth's centre (where the frame has one), the tracker with it.
+fn run_sequence(
+    seq: &Sequence,
+    runners: &mut [Runner],
+    size_only: bool,
+    stop: &AtomicBool,
+) -> Result<()> {
     let init = seq.init_frame().context("no valid ground-truth box")?;
     let init_box = seq.truth[init].expect("init frame has a box");
     runners.iter_mut().for_each(|r| r.reset(init_box));
@@ -174,6 +182,15 @@ fn run_sequence(seq: &Sequence, runners: &mut [Runner], stop: &AtomicBool) -> Re
                     let result = r.tracker.update(image);
                     r.timing.update_s += started.elapsed().as_secs_f64();
                     r.timing.updates += 1;
+                    let result = match (result, seq.truth[*i], size_only) {
+                        (Ok(Some(b)), Some(truth), true) => {
+                            let (cx, cy) = truth.center();
+                            r.tracker
+                                .recentre((cx, cy))
+                                .map(|_| Some(BBox::from_center(cx, cy, b.w, b.h)))
+                        }
+                        (result, ..) => result,
+                    };
                     match result {
                         Ok(Some(b)) => r.last = b,
                         Ok(None) => {}
@@ -249,6 +266,16 @@ fn finish(
 /// cover them.
 pub fn run_eval(opts: &EvalOptions, stop: &AtomicBool) -> Result<Outcome> {
     let names = sequence_names(&opts.dataset, opts.sequences.as_deref())?;
+    if let Some(kind) = opts
+        .trackers
+        .iter()
+        .find(|&&k| opts.size_only && k != TrackerKind::Siamtrack)
+    {
+        bail!(
+            "--size-only measures siamtrack's size estimate: {} cannot be moved to the truth's centre",
+            kind.name()
+        );
+    }
     let mut runners = opts
         .trackers
         .iter()
@@ -278,7 +305,7 @@ pub fn run_eval(opts: &EvalOptions, stop: &AtomicBool) -> Result<Outcome> {
         bar.set_message(name.clone());
         let outcome = Sequence::load_named(&opts.dataset, name).and_then(|targets| {
             for seq in &targets {
-                run_sequence(seq, &mut runners, stop)
+                run_sequence(seq, &mut runners, opts.size_only, stop)
                     .with_context(|| format!("sequence {}", seq.name))?;
                 record_sequence(seq, &runners, &mut results, &opts.results_dir, &bar)?;
             }

@@ -71,6 +71,10 @@ pub trait SingleTracker {
     fn confidence(&self) -> Option<(f32, TrackState)> {
         None
     }
+    /// Moves the box to `centre`, keeping its size, for a tracker that can be corrected (`Ok(false)`: cannot).
+    fn recentre(&mut self, _centre: (f64, f64)) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// siamtrack's tracker.
@@ -93,6 +97,11 @@ impl SingleTracker for Siamtrack {
 
     fn confidence(&self) -> Option<(f32, TrackState)> {
         self.last.map(|t| (t.score, t.state))
+    }
+
+    fn recentre(&mut self, centre: (f64, f64)) -> Result<bool> {
+        self.tracker.recentre(centre)?;
+        Ok(true)
     }
 }
 

@@ -290,6 +290,18 @@ impl Tracker {
         Ok(())
     }
 
+    /// Moves the target's box to `centre` (frame pixels, the box's centre), keeping its size: a correction from
+    /// outside (a detector, a person, or an evaluation that measures the size estimate on its own). The next update
+    /// searches around it.
+    pub fn recentre(&mut self, centre: (f64, f64)) -> Result<()> {
+        if !(centre.0.is_finite() && centre.1.is_finite()) {
+            return Err(Error::Box(format!("the centre {centre:?} is not finite")));
+        }
+        self.target()?;
+        self.target_mut().state.center = centre;
+        Ok(())
+    }
+
     /// Locates the target in the next frame. While the target is lost the box keeps following the best match
     /// around it (reported `lost`), and a search region grows frame by frame up to a scan of the whole frame, until
     /// the target matches again with `recover_above` confidence, in the scan or where the box is.
