@@ -9,7 +9,7 @@ use siamtrack::eval::{run_eval, run_score, EvalOptions, Outcome, ScoreOptions};
 use siamtrack::paths::{check_outputs, find_shipped, use_shipped_runtime};
 use siamtrack::pipeline::{self, Ending, InitBox, TrackJob};
 use siamtrack::sources::SourceSpec;
-use siamtrack::synth::{write_clip, Clip, ClipSpec};
+use siamtrack::synth::{write_clip, Clip, ClipSpec, Scene};
 use siamtrack::tracklog::{per_target_paths, LogFormat, TrackLogWriter};
 use siamtrack::BBox;
 use siamtrack::ModelConfig;
@@ -190,6 +190,11 @@ struct SynthArgs {
     /// or `groundtruth_rect.1.txt`, ... in a folder)
     #[arg(long, default_value_t = 1)]
     targets: usize,
+    /// How the targets move: on paths that cross; `passing`: the first stands still in the middle and the others
+    /// sweep across it, in front; `nested`: the first is large and the others, small, move inside its box (2 or
+    /// more targets for either)
+    #[arg(long, value_enum, default_value_t = Scene::Crossing)]
+    scene: Scene,
 }
 
 /// Trackers named on the command line, e.g. `siamtrack,kcf`.
@@ -528,6 +533,7 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
         seed: args.seed,
         absent: args.absent,
         targets: args.targets,
+        scene: args.scene,
     })?;
     let truth = args.truth.unwrap_or_else(|| {
         if args.out.extension().is_some() {

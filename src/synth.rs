@@ -1,7 +1,8 @@
 //! Generated test clips: textured targets moving and scaling over a textured background, with exact ground truth.
 //! The project's tests and its shipped sample come from here, so they need no outside data. With several targets
 //! each has its own look and path over the same area, so their paths cross; a later target passes in front of an
-//! earlier one.
+//! earlier one. Other scenes put targets over one another on purpose: one passing in front of another that stands
+//! still, or small targets moving inside a large one's box.
 
 use crate::tracklog::per_target_paths;
 use anyhow::Result;
@@ -23,8 +24,40 @@ pub struct ClipSpec {
     pub seed: u64,
     /// Frames during which the (first) target is out of the frame; it comes back at another place.
     pub absent: Option<Range<usize>>,
-    /// Targets in the clip, at least 1.
+    /// Targets in the clip, at least 1 (at least 2 for a scene other than [`Scene::Crossing`]).
     pub targets: usize,
+    pub scene: Scene,
+}
+
+/// How a clip's targets move with respect to one another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scene {
+    /// Each target on its own path over the same area, so several targets' paths cross.
+    #[default]
+    Crossing,
+    /// The first target stands still in the middle of the frame; the others sweep to and fro across it, in front.
+    Passing,
+    /// The first target is large and drifts slowly; the others, small, move about inside its box, in front.
+    Nested,
+}
+
+impl Scene {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Crossing => "crossing",
+            Self::Passing => "passing",
+            Self::Nested => "nested",
+        }
+    }
+
+    /// A target's size relative to a crossing scene's (about 1/6 of the frame height).
+    fn size_factor(self, target: usize) -> f64 {
+        match (self, target) {
+            (Self::Nested, 0) => 2.5,
+            (Self::Nested, _) => 0.6,
+            _ => 1.0,
+        }
+    }
 }
 
 impl Default for ClipSpec {
@@ -36,6 +69,7 @@ impl Default for ClipSpec {
             seed: 7,
             absent: None,
             targets: 1,
+            scene: Scene::Crossing,
         }
     }
 }
@@ -110,10 +144,10 @@ struct Look {
 
 impl Look {
     /// A checkerboard in two complementary colours under a few shapes, with a dark border: a structure the
-    /// background of blobs never shows, so the target is unambiguous when present. About 1/6 of the frame height
-    /// tall.
-    fn new(rng: &mut Lcg, height: i32) -> Result<Self> {
-        let base_h = (height as f64 / 6.0).round();
+    /// background of blobs never shows, so the target is unambiguous when present. About `factor` / 6 of the frame
+    /// height tall (the random draws do not depend on the size, so other targets' looks stay as they are).
+    fn new(rng: &mut Lcg, height: i32, factor: f64) -> Result<Self> {
+        let base_h = (height as f64 / 6.0 * factor).round();
         let base_size = ((base_h * 1.3).round(), base_h);
         let (tw, th) = (base_size.0 as i32 * 2, base_size.1 as i32 * 2);
         let light = rng.colour();
@@ -155,12 +189,17 @@ impl Clip {
             spec.height
         );
         anyhow::ensure!(spec.frames >= 1, "a clip needs at least one frame");
+        anyhow::ensure!(
+            spec.scene == Scene::Crossing || spec.targets >= 2,
+            "a {} scene needs at least two targets",
+            spec.scene.name()
+        );
         let mut rng = Lcg(spec.seed);
         let mut background =
             Mat::new_rows_cols_with_default(spec.height, spec.width, CV_8UC3, Scalar::all(110.0))?;
         texture(&mut background, &mut rng, 400, spec.height as f64 / 8.0)?;
         let targets = (0..spec.targets)
-            .map(|_| Look::new(&mut rng, spec.height))
+            .map(|k| Look::new(&mut rng, spec.height, spec.scene.size_factor(k)))
             .collect::<Result<_>>()?;
         Ok(Self {
             spec,
@@ -191,13 +230,54 @@ impl Clip {
         // Periods in frames, independent of the clip's length, so short clips move as naturally as long ones.
         let t = index as f64 / MOTION_PERIOD;
         let (w, h) = (s.width as f64, s.height as f64);
-        let scale = 1.0 + 0.3 * (TAU * 1.5 * t + look.phase[2]).sin();
-        let (bw, bh) = (
-            (look.base_size.0 * scale).round(),
-            (look.base_size.1 * scale).round(),
-        );
-        let mut cx = w / 2.0 + 0.32 * w * (TAU * t + look.phase[0]).sin();
-        let cy = h / 2.0 + 0.28 * h * (TAU * 2.0 * t + look.phase[1]).sin();
+        let size = |scale: f64| {
+            (
+                (look.base_size.0 * scale).round(),
+                (look.base_size.1 * scale).round(),
+            )
+        };
+        let ((bw, bh), (mut cx, cy)) = match (s.scene, target) {
+            (Scene::Crossing, _) => (
+                size(1.0 + 0.3 * (TAU * 1.5 * t + look.phase[2]).sin()),
+                (
+                    w / 2.0 + 0.32 * w * (TAU * t + look.phase[0]).sin(),
+                    h / 2.0 + 0.28 * h * (TAU * 2.0 * t + look.phase[1]).sin(),
+                ),
+            ),
+            (Scene::Passing, 0) => (size(1.0), (w / 2.0, h / 2.0)),
+            // From a side (the left for the second target, the right for the third, ...), so that every target
+            // starts apart, across the middle twice a period (first at a quarter), slowing down over it (a cubed
+            // cosine) so that it stays in front for a while, a little above or below it, sometimes larger than
+            // the one standing there.
+            (Scene::Passing, k) => (
+                size(1.0 + 0.3 * (TAU * 1.5 * t + look.phase[2]).sin()),
+                (
+                    w / 2.0
+                        - 0.4 * w * (TAU * t).cos().powi(3) * if k % 2 == 1 { 1.0 } else { -1.0 },
+                    h / 2.0 + 0.05 * h * (TAU * 2.0 * t + look.phase[1]).sin(),
+                ),
+            ),
+            (Scene::Nested, 0) => (
+                size(1.0),
+                (
+                    w / 2.0 + 0.15 * w * (TAU * t + look.phase[0]).sin(),
+                    h / 2.0 + 0.1 * h * (TAU * t + look.phase[1]).sin(),
+                ),
+            ),
+            // Over most of the large target's box, its centre included, and never out of it.
+            (Scene::Nested, _) => {
+                let outer = self.target_truth(0, index)?;
+                let (ow, oh) = size(1.0);
+                let (ox, oy) = outer.center();
+                (
+                    (ow, oh),
+                    (
+                        ox + 0.4 * (outer.w - ow) * (TAU * 1.7 * t + look.phase[0]).sin(),
+                        oy + 0.4 * (outer.h - oh) * (TAU * 2.3 * t + look.phase[1]).sin(),
+                    ),
+                )
+            }
+        };
         if back {
             cx = w - cx;
         }
@@ -299,6 +379,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scenes_put_targets_over_one_another() {
+        let spec = |scene| ClipSpec {
+            width: 320,
+            height: 180,
+            frames: 150,
+            seed: 5,
+            absent: None,
+            targets: 2,
+            scene,
+        };
+        let passing = Clip::new(spec(Scene::Passing)).unwrap();
+        let still = passing.target_truth(0, 0).unwrap();
+        assert!((0..150).all(|i| passing.target_truth(0, i) == Some(still)));
+        let overlaps = (0..150)
+            .filter(|&i| passing.target_truth(1, i).unwrap().iou(&still) > 0.3)
+            .count();
+        assert!(overlaps >= 20, "{overlaps} frames over the still target");
+        assert_eq!(passing.target_truth(1, 0).unwrap().iou(&still), 0.0);
+        let nested = Clip::new(spec(Scene::Nested)).unwrap();
+        for i in 0..150 {
+            let (outer, inner) = (
+                nested.target_truth(0, i).unwrap(),
+                nested.target_truth(1, i).unwrap(),
+            );
+            assert!(outer.w * outer.h > 10.0 * inner.w * inner.h, "frame {i}");
+            assert!(
+                inner.x >= outer.x
+                    && inner.y >= outer.y
+                    && inner.x + inner.w <= outer.x + outer.w
+                    && inner.y + inner.h <= outer.y + outer.h,
+                "frame {i}: {inner} outside {outer}"
+            );
+        }
+        let alone = Clip::new(ClipSpec {
+            targets: 1,
+            ..spec(Scene::Nested)
+        });
+        assert!(alone.is_err());
+    }
+
+    #[test]
     fn truth_matches_the_pasted_target_and_absence() {
         let spec = ClipSpec {
             width: 160,
@@ -307,6 +428,7 @@ mod tests {
             seed: 3,
             absent: Some(10..20),
             targets: 1,
+            scene: Scene::Crossing,
         };
         let clip = Clip::new(spec).unwrap();
         assert!(clip.truth(15).is_none());

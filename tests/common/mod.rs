@@ -48,6 +48,7 @@ pub fn small_spec(frames: usize, seed: u64) -> ClipSpec {
         seed,
         absent: None,
         targets: 1,
+        scene: siamtrack::synth::Scene::Crossing,
     }
 }
 

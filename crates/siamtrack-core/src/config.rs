@@ -78,6 +78,7 @@ pub struct TrackerParams {
     pub target_model: TargetModelParams,
     pub scale: ScaleParams,
     pub colour: ColourParams,
+    pub others: OthersParams,
 }
 
 /// The template, the search crop and how its response is read.
@@ -296,6 +297,21 @@ impl Default for ColourParams {
     }
 }
 
+/// The other targets held in the same frames (several targets at once), each a known distractor of this one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OthersParams {
+    /// How much better (in units of its own first-frame self-match) another target's template must match a place
+    /// inside its box than this target's own template for this target's map to be muted there.
+    pub margin: f64,
+}
+
+impl Default for OthersParams {
+    fn default() -> Self {
+        Self { margin: 0.15 }
+    }
+}
+
 /// The flat names the tracker's parameters had in earlier sidecars (and `--set`), with their places now. A
 /// sidecar whose `tracker` holds any of them is read as the flat layout.
 pub const FORMER_NAMES: [(&str, &str); 37] = [
@@ -396,6 +412,7 @@ fn nest_former_layout(flat: Value) -> std::result::Result<Value, String> {
         "target_model",
         "scale",
         "colour",
+        "others",
     ];
     if fields.keys().all(|k| groups.contains(&k.as_str())) {
         return Ok(Value::Object(fields));
@@ -523,8 +540,8 @@ impl ModelConfig {
                 .is_some_and(|node| !node.is_object());
             if !known {
                 problems.push(bad(
-                    "unknown (the groups: search, confidence, recovery, target_model, scale, scale.filter, colour; \
-                     docs/parameters.md lists their fields)"
+                    "unknown (the groups: search, confidence, recovery, target_model, scale, scale.filter, colour, \
+                     others; docs/parameters.md lists their fields)"
                         .to_string(),
                 ));
                 continue;
@@ -708,6 +725,7 @@ impl TrackerParams {
                 self.target_model.problems(),
                 self.scale.problems(),
                 self.colour.problems(),
+                self.others.problems(),
             ]
             .into_iter()
             .flatten()
@@ -905,6 +923,17 @@ impl ColourParams {
     }
 }
 
+impl OthersParams {
+    /// Checks the group; the error names each field out of its range.
+    pub fn validate(&self) -> Result<()> {
+        all_of(self.problems())
+    }
+
+    fn problems(&self) -> Vec<Error> {
+        check("others", &[("margin", unit(self.margin), "in 0..1")])
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1089,6 +1118,7 @@ pub(crate) mod tests {
             ("target_solve_every", "0", "target_model.solve_every"),
             ("context", "1e6", "search.context"),
             ("lost_below", "0.5", "confidence.lost_below"),
+            ("others.margin", "-0.1", "others.margin"),
         ] {
             let error = c.set_tracker_param(key, value).unwrap_err().to_string();
             assert!(

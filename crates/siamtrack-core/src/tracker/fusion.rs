@@ -1,13 +1,16 @@
 //! The fused response: the Siamese map (calibrated to the first frame's self-match), the online target model's
-//! response and the colour model's, blended into the one map whose peak places the box; cells in the core of
-//! another held target's box are muted (a target passing in front of this one is that target, not this one).
+//! response and the colour model's, blended into the one map whose peak places the box. Another held target is a
+//! known distractor: inside its box, a cell is muted where that target's template matches clearly better than this
+//! one's (a target passing in front of this one is that target, not this one), and kept where this one's matches
+//! as well (this target in front of the other, or inside its box).
 
 use super::target::Target;
 use super::target_model::Spectrum;
 use super::{bilinear, Embedded};
 use crate::bbox::BBox;
 use crate::config::ModelConfig;
-use ndarray::{s, Array2};
+use crate::xcorr::xcorr_at;
+use ndarray::{s, Array2, Array3, ArrayView3};
 
 /// A square search crop: centre and side in frame pixels, resized to `size` pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,12 +62,21 @@ pub(crate) enum Maps {
     Template,
 }
 
+/// Another target held in the same frames: where it is and what it looks like.
+#[derive(Clone)]
+pub(crate) struct Other {
+    pub(crate) bbox: BBox,
+    pub(crate) template: Array3<f32>,
+    /// Its first frame's response (see [`Target::reference`]), the units of its template's match.
+    pub(crate) reference: (f32, f32),
+}
+
 /// Fuses a target's maps, as its parameters weigh them.
 pub(crate) struct Fusion<'a> {
     pub(crate) target: &'a Target,
     pub(crate) model: &'a ModelConfig,
-    /// The other held targets' boxes, whose cores are muted.
-    pub(crate) others: &'a [BBox],
+    /// The other held targets, known distractors.
+    pub(crate) others: &'a [Other],
 }
 
 impl Fusion<'_> {
@@ -75,14 +87,13 @@ impl Fusion<'_> {
 
     /// A Siamese map in units of the first frame's self-match: 0 at the first response's median, 1 at its peak.
     fn calibrate(&self, raw: &Array2<f32>) -> Array2<f32> {
-        let (floor, peak) = self.target.reference;
-        let span = (peak - floor).max(f32::EPSILON * peak.abs().max(1.0));
-        raw.mapv(|v| (v - floor) / span)
+        raw.mapv(calibration(self.target.reference))
     }
 
     /// Each crop's maps and their fusion: `(1 - w) * siamese + w * target_model`, then with a colour model blended
     /// with the colour response over windows of the target's size (by the colour weight times how well the
-    /// target's colours stood out on the first frame); cells in another held target's core muted.
+    /// target's colours stood out on the first frame); cells inside another held target's box muted where its
+    /// template matches clearly better (see [`Fusion::exclude_others`]).
     pub(crate) fn respond(&self, embedded: &Embedded, crops: &[Crop], maps: Maps) -> Responses {
         let siamese: Vec<Array2<f32>> = embedded.raw.iter().map(|m| self.calibrate(m)).collect();
         let mut responses = match (&self.target.model, maps) {
@@ -140,32 +151,62 @@ impl Fusion<'_> {
             }
         }
         if maps != Maps::TemplateAndTargetModel {
-            for (map, crop) in responses.fused.iter_mut().zip(crops) {
-                self.exclude_others(map, crop);
+            for (k, (map, crop)) in responses.fused.iter_mut().zip(crops).enumerate() {
+                let features = embedded.features.slice(s![k, .., .., ..]);
+                self.exclude_others(map, crop, &responses.siamese[k], features);
             }
         }
         responses
     }
 
-    /// Lowers a crop's map to its minimum on the cells whose place lies in the core (the central half, each way)
-    /// of another held target's box.
-    fn exclude_others(&self, map: &mut Array2<f32>, crop: &Crop) {
+    /// Lowers a crop's map to its minimum on the cells whose place lies inside another held target's box and
+    /// where that target's template, correlated over the crop's `features`, matches better than this one's (`own`,
+    /// calibrated) by more than `others.margin`, each in units of its own first-frame self-match. What looks more
+    /// like the other target there is the other target; what looks as much like this one is this one, in front of
+    /// the other or inside its box. A target of quite another size matches poorly at this one's scale, so it mutes
+    /// little.
+    fn exclude_others(
+        &self,
+        map: &mut Array2<f32>,
+        crop: &Crop,
+        own: &Array2<f32>,
+        features: ArrayView3<f32>,
+    ) {
         if self.others.is_empty() {
             return;
         }
         let min = map.iter().copied().fold(f32::INFINITY, f32::min);
         let middle = (map.nrows() as f64 - 1.0) / 2.0;
         let cell = self.model.total_stride as f64 * crop.side / crop.size as f64;
-        for ((row, col), v) in map.indexed_iter_mut() {
-            let x = crop.centre.0 + (col as f64 - middle) * cell;
-            let y = crop.centre.1 + (row as f64 - middle) * cell;
-            let inside = self.others.iter().any(|b| {
-                let (cx, cy) = b.center();
-                (x - cx).abs() <= b.w / 4.0 && (y - cy).abs() <= b.h / 4.0
-            });
-            if inside {
-                *v = min;
+        let margin = self.model.tracker.others.margin as f32;
+        for other in self.others {
+            let (cx, cy) = other.bbox.center();
+            let inside: Vec<(usize, usize)> = (0..map.nrows())
+                .flat_map(|row| (0..map.ncols()).map(move |col| (row, col)))
+                .filter(|&(row, col)| {
+                    let x = crop.centre.0 + (col as f64 - middle) * cell;
+                    let y = crop.centre.1 + (row as f64 - middle) * cell;
+                    (x - cx).abs() <= other.bbox.w / 2.0 && (y - cy).abs() <= other.bbox.h / 2.0
+                })
+                .collect();
+            if inside.is_empty() {
+                continue;
+            }
+            // Its template is correlated at those cells only: a box usually covers few of the crop's.
+            let calibrate = calibration(other.reference);
+            let theirs = xcorr_at(other.template.view(), features, &inside);
+            for (cell, raw) in inside.into_iter().zip(theirs) {
+                if calibrate(raw) - own[cell] > margin {
+                    map[cell] = min;
+                }
             }
         }
     }
+}
+
+/// How a raw template match reads in units of a first frame's self-match `reference` (its response's median and
+/// peak): 0 at the median, 1 at the peak.
+fn calibration((floor, peak): (f32, f32)) -> impl Fn(f32) -> f32 {
+    let span = (peak - floor).max(f32::EPSILON * peak.abs().max(1.0));
+    move |v| (v - floor) / span
 }

@@ -16,7 +16,7 @@ mod target_model;
 pub use multi::MultiTracker;
 
 use colour::ColourModel;
-use fusion::{Crop, Fusion, Maps, Responses};
+use fusion::{Crop, Fusion, Maps, Other, Responses};
 use recovery::{ScanGeometry, Tile};
 use scale::ScaleFilter;
 use siamese::{Motion, PeakLocator, ScaleVote};
@@ -106,8 +106,8 @@ pub struct Tracker {
     locator: PeakLocator,
     confident_locator: PeakLocator,
     target: Option<Target>,
-    /// Boxes of other targets held by a [`MultiTracker`] (known distractors). Empty for a tracker on its own.
-    others: Vec<BBox>,
+    /// Other targets held by a [`MultiTracker`] (known distractors). Empty for a tracker on its own.
+    others: Vec<Other>,
     timings: StageTimings,
     /// The encoder's input, reused from frame to frame.
     input: Array4<f32>,
@@ -378,14 +378,17 @@ impl Tracker {
         self.target.as_ref().is_some_and(Target::is_lost)
     }
 
-    /// The target's box now; `None` before [`Tracker::init`].
-    pub(crate) fn bbox(&self) -> Option<BBox> {
-        self.target.as_ref().map(|t| t.state.bbox())
+    /// This target as another target's known distractor: its box and template; `None` before [`Tracker::init`].
+    pub(crate) fn as_other(&self) -> Option<Other> {
+        self.target.as_ref().map(|t| Other {
+            bbox: t.state.bbox(),
+            template: t.template.clone(),
+            reference: t.reference,
+        })
     }
 
-    /// The boxes of the other targets held in the same frames, which the next update treats as known
-    /// distractors.
-    pub(crate) fn set_others(&mut self, others: Vec<BBox>) {
+    /// The other targets held in the same frames, which the next update treats as known distractors.
+    pub(crate) fn set_others(&mut self, others: Vec<Other>) {
         self.others = others;
     }
 

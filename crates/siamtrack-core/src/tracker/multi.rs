@@ -2,6 +2,7 @@
 //! scan among them) embedded together, one batch per crop size, and everything after the encoder per target, each
 //! a [`Tracker`] of its own (template, online models, confidence, lost state and recovery).
 
+use super::fusion::Other;
 use super::{
     cores, embed_crops, in_parallel, Embedding, FramePlan, SharedEncoder, StageTimings, Track,
     Tracker,
@@ -28,8 +29,8 @@ type Share = (usize, Embedding, StageTimings);
 
 /// Several targets tracked at once over one encoder: [`MultiTracker::add`] each target on a frame, then
 /// [`MultiTracker::update`] on each next frame gives every target's [`Track`]. Each target has its own template,
-/// online models, confidence and lost state, and takes the other held targets as known distractors (no match in
-/// the core of another's box); lost targets take the recovery scan's step in turn, so together they cost what one
+/// online models, confidence and lost state, and takes the other held targets as known distractors (no match
+/// inside another's box where that one's template matches clearly better); lost targets take the recovery scan's step in turn, so together they cost what one
 /// does.
 ///
 /// ```
@@ -138,19 +139,19 @@ impl MultiTracker {
                 "the multi-target tracker was updated before any target was added".into(),
             ));
         }
-        // Each target takes the others' boxes as known distractors (only held ones: a lost target's box follows
-        // whatever matches best, possibly another target).
-        let held: Vec<Option<BBox>> = self
+        // Each target takes the others as known distractors (only held ones: a lost target's box follows whatever
+        // matches best, possibly another target).
+        let held: Vec<Option<Other>> = self
             .targets
             .iter()
-            .map(|t| (!t.is_lost()).then(|| t.bbox()).flatten())
+            .map(|t| (!t.is_lost()).then(|| t.as_other()).flatten())
             .collect();
         for (k, tracker) in self.targets.iter_mut().enumerate() {
             let others = held
                 .iter()
                 .enumerate()
                 .filter(|&(o, _)| o != k)
-                .filter_map(|(_, b)| *b)
+                .filter_map(|(_, b)| b.clone())
                 .collect();
             tracker.set_others(others);
         }
