@@ -30,8 +30,8 @@ type Share = (usize, Embedding, StageTimings);
 /// Several targets tracked at once over one encoder: [`MultiTracker::add`] each target on a frame, then
 /// [`MultiTracker::update`] on each next frame gives every target's [`Track`]. Each target has its own template,
 /// online models, confidence and lost state, and takes the other held targets as known distractors (no match
-/// inside another's box where that one's template matches clearly better); lost targets take the recovery scan's step in turn, so together they cost what one
-/// does.
+/// inside another's box where that one's template matches clearly better); lost targets take the recovery scan's
+/// step in turn, so together they cost what one does.
 ///
 /// ```
 /// use siamtrack_core::{BBox, ChannelOrder, EncoderOptions, ImageView, ModelConfig, MultiTracker};
