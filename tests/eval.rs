@@ -277,6 +277,14 @@ fn eval_runs_siamtrack_and_kcf_on_identical_frames() {
         .map(|s| confidence[s].as_f64().unwrap())
         .sum();
     assert!((shares - 1.0).abs() < 1e-9);
+    // Whether the target is in the box, apart from its size: on these easy clips every box holds it and is
+    // `tracking`, so the shares among other states and wrong boxes are undefined (null).
+    let on_target = &confidence["on_target"];
+    assert_eq!(on_target["given_tracking"], 1.0, "{on_target}");
+    assert_eq!(on_target["tracking_given_on_target"], 1.0, "{on_target}");
+    for field in ["auroc", "given_uncertain", "given_lost", "given_wrong"] {
+        assert!(on_target.get(field).is_some(), "{field}: {on_target}");
+    }
     assert!(r["trackers"][1].get("confidence").is_none());
     assert!(results.join("success.png").is_file());
     assert!(results.join("precision.png").is_file());

@@ -411,10 +411,13 @@ fn record_sequence(
                 .zip(&seq.truth)
                 .filter_map(|((c, b), t)| {
                     let ((score, state), truth) = ((*c)?, (*t)?);
+                    let (cx, cy) = b.center();
                     Some(FrameConfidence {
                         score,
                         state,
                         good: b.iou(&truth) > 0.5,
+                        on_target: (truth.x..=truth.x + truth.w).contains(&cx)
+                            && (truth.y..=truth.y + truth.h).contains(&cy),
                     })
                 })
                 .collect(),

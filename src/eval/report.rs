@@ -62,6 +62,8 @@ pub struct FrameConfidence {
     pub state: TrackState,
     /// IoU with the ground truth above 0.5.
     pub good: bool,
+    /// The box's centre inside the ground-truth box: the target is where the box is, whatever its size.
+    pub on_target: bool,
 }
 
 /// How well the score and the states say whether the box is right, over every tracked frame with a ground-truth
@@ -82,6 +84,21 @@ pub struct ConfidenceStats {
     pub tracking: f64,
     pub uncertain: f64,
     pub lost: f64,
+    /// The same for whether the target is in the box (the box's centre inside the ground-truth box): the score's
+    /// AUROC, P(on target | each state) and P(tracking | on target).
+    pub on_target: OnTargetStats,
+}
+
+/// How well the score and the states say whether the target is in the box, whatever the box's size.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnTargetStats {
+    pub auroc: f64,
+    pub given_tracking: f64,
+    pub given_uncertain: f64,
+    pub given_lost: f64,
+    pub tracking_given_on_target: f64,
+    /// P(on target | IoU <= 0.5): how many wrong boxes are wrong in size, not in place.
+    pub given_wrong: f64,
 }
 
 impl ConfidenceStats {
@@ -97,6 +114,7 @@ impl ConfidenceStats {
         let in_state = |state: TrackState| move |f: &FrameConfidence| f.state == state;
         let scores: Vec<f64> = frames.iter().map(|f| f.score as f64).collect();
         let good: Vec<bool> = frames.iter().map(|f| f.good).collect();
+        let on_target: Vec<bool> = frames.iter().map(|f| f.on_target).collect();
         Some(Self {
             frames: frames.len(),
             auroc: auroc(&scores, &good),
@@ -107,6 +125,14 @@ impl ConfidenceStats {
             tracking: share(&in_state(TrackState::Tracking), &|_| true),
             uncertain: share(&in_state(TrackState::Uncertain), &|_| true),
             lost: share(&in_state(TrackState::Lost), &|_| true),
+            on_target: OnTargetStats {
+                auroc: auroc(&scores, &on_target),
+                given_tracking: share(&|f| f.on_target, &in_state(TrackState::Tracking)),
+                given_uncertain: share(&|f| f.on_target, &in_state(TrackState::Uncertain)),
+                given_lost: share(&|f| f.on_target, &in_state(TrackState::Lost)),
+                tracking_given_on_target: share(&in_state(TrackState::Tracking), &|f| f.on_target),
+                given_wrong: share(&|f| f.on_target, &|f| !f.good),
+            },
         })
     }
 }
@@ -317,6 +343,17 @@ impl Report {
                     100.0 * c.uncertain,
                     100.0 * c.lost
                 );
+                let o = &c.on_target;
+                out += &format!(
+                    "{}: target in the box (its centre inside the true box): AUROC {:.3}; P(in the box | tracking) {:.3}, | uncertain {:.3}, | lost {:.3}; P(tracking | in the box) {:.3}; P(in the box | IoU <= 0.5) {:.3}\n",
+                    t.tracker,
+                    o.auroc,
+                    o.given_tracking,
+                    o.given_uncertain,
+                    o.given_lost,
+                    o.tracking_given_on_target,
+                    o.given_wrong
+                );
             }
         }
         out
@@ -327,4 +364,50 @@ pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_stats_pool_the_frames_by_state() {
+        let frame = |score, state, good, on_target| FrameConfidence {
+            score,
+            state,
+            good,
+            on_target,
+        };
+        use TrackState::*;
+        let frames = [
+            frame(0.9, Tracking, true, true),
+            frame(0.8, Tracking, false, true),
+            frame(0.5, Uncertain, true, true),
+            frame(0.4, Uncertain, false, true),
+            frame(0.3, Uncertain, false, false),
+            frame(0.1, Lost, false, false),
+        ];
+        let c = ConfidenceStats::of(&frames).unwrap();
+        assert_eq!(c.frames, 6);
+        assert_eq!(c.good_given_tracking, 0.5);
+        assert_eq!(c.tracking_given_good, 0.5);
+        assert_eq!(c.good_given_uncertain, 1.0 / 3.0);
+        assert_eq!(c.good_given_lost, 0.0);
+        assert_eq!((c.tracking, c.lost), (2.0 / 6.0, 1.0 / 6.0));
+        // Good boxes score 0.9 and 0.5: above 3 of the 4 others and above all 4: AUROC 7 / 8.
+        assert_eq!(c.auroc, 7.0 / 8.0);
+        // On target: the four highest scores, so the score orders them perfectly.
+        let o = &c.on_target;
+        assert_eq!(o.auroc, 1.0);
+        assert_eq!(
+            (o.given_tracking, o.given_uncertain, o.given_lost),
+            (1.0, 2.0 / 3.0, 0.0)
+        );
+        assert_eq!(o.tracking_given_on_target, 0.5);
+        assert_eq!(
+            o.given_wrong, 0.5,
+            "two of the four wrong boxes hold the target"
+        );
+        assert!(ConfidenceStats::of(&[]).is_none());
+    }
 }
