@@ -528,6 +528,12 @@ impl Tracker {
         ))
     }
 
+    /// Moves the target's box to the centre `(cx, cy)`, keeping its size: a correction from outside (a detector,
+    /// a person). The next update searches around it.
+    fn recentre(&self, py: Python<'_>, centre: (f64, f64)) -> PyResult<()> {
+        detached(py, || Ok(lock(&self.tracker, "Tracker")?.recentre(centre)?))
+    }
+
     /// Follows the target into `frame` and returns the whole `Track` (box, score, state, id 1).
     fn track(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<Track> {
         Ok(Track::from_core(&self.step(py, frame)?, 1))

@@ -4,6 +4,7 @@ and the errors of each."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,25 @@ def test_tracker_reports_the_last_score_and_its_track(clip: Clip) -> None:
     # init again starts over: the same results as a new tracker.
     tracker.init(clip.frames[0], clip.boxes[0])
     assert tracker.track(clip.frames[1]) == track
+
+
+def test_recentre_moves_the_box_and_keeps_its_size(clip: Clip) -> None:
+    tracker = siamtrack.Tracker()
+    with pytest.raises(RuntimeError, match="before it was initialised"):
+        tracker.recentre((10.0, 10.0))
+    tracker.init(clip.frames[0], clip.boxes[0])
+    x, y, w, h = tracker.track(clip.frames[1]).bbox
+    # Moved to the far side of the frame, away from the target: the next search is around there.
+    height, width = clip.frames[0].shape[:2]
+    target = (x + w / 2, y + h / 2)
+    far = (width - target[0], height - target[1])
+    tracker.recentre(far)
+    nx, ny, nw, nh = tracker.track(clip.frames[2]).bbox
+    found = (nx + nw / 2, ny + nh / 2)
+    assert math.dist(found, far) < math.dist(found, target), (found, far, target)
+    assert abs(math.log(nw * nh / (w * h))) < 0.2, "the size is kept"
+    with pytest.raises(ValueError, match="not finite"):
+        tracker.recentre((float("nan"), 1.0))
 
 
 def test_update_before_init_raises_runtime_error(clip: Clip) -> None:
